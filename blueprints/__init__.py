@@ -1,0 +1,1 @@
+"""HTTP triggers and durable functions: thin adapters over `core`."""

@@ -1,0 +1,172 @@
+"""Sending one signed webhook attempt: the single delivery function every job
+service uses, in-process or durable.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from core.logs import safe_url
+from core.retry import parse_retry_after
+from core.signing import signature_header
+
+USER_AGENT = "DataManager-Webhooks/0.1"
+# Receivers answer with whatever they like; we never read more than we report.
+MAX_ERROR_TEXT = 300
+MAX_CONNECTIONS = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryTarget:
+    """Where one webhook's copy of an event goes and how it is signed."""
+
+    webhook_id: str
+    url: str
+    secrets: tuple[str, ...]
+    legacy_secret_header: bool = False
+
+    def __repr__(self) -> str:  # keeps secrets out of tracebacks and logs
+        return f"DeliveryTarget(webhook_id={self.webhook_id!r}, url={safe_url(self.url)!r})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryRequest:
+    job_id: str
+    event_id: str
+    payload: bytes
+    target: DeliveryTarget
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttemptOutcome:
+    """What happened on one attempt; what the retry policy and the job record read."""
+
+    attempt: int
+    at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    retry_after: float | None = field(default=None, compare=False)
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSender:
+    """Owns the shared, pooled HTTP client and sends single attempts with it."""
+
+    def __init__(self, *, timeout_seconds: float, client: httpx.AsyncClient | None = None) -> None:
+        self._deadline = timeout_seconds
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=50),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, request: DeliveryRequest, *, attempt: int) -> AttemptOutcome:
+        """POST the signed payload once; never raises for what the receiver did."""
+        started_at = datetime.now(UTC)
+        clock = time.perf_counter()
+        headers = self._headers(request, int(started_at.timestamp()))
+        try:
+            # The overall deadline also covers receivers that drip bytes slowly
+            # enough to keep every per-read timeout happy.
+            async with asyncio.timeout(self._deadline):
+                status, location, retry_after = await self._post(request, headers)
+        except TimeoutError:
+            return self._failure(attempt, started_at, clock, "timeout", "no answer in time")
+        except httpx.TimeoutException:
+            return self._failure(attempt, started_at, clock, "timeout", "no answer in time")
+        except httpx.ConnectError as exc:
+            return self._failure(attempt, started_at, clock, "connect_error", _describe(exc))
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            return self._failure(attempt, started_at, clock, "invalid_url", _describe(exc))
+        except httpx.TransportError as exc:
+            return self._failure(attempt, started_at, clock, "network_error", _describe(exc))
+
+        return AttemptOutcome(
+            attempt=attempt,
+            at=started_at,
+            duration_ms=_elapsed_ms(clock),
+            status_code=status,
+            error_kind=_status_error_kind(status),
+            error=_status_error(status, location),
+            retry_after=parse_retry_after(retry_after),
+        )
+
+    async def _post(
+        self, request: DeliveryRequest, headers: dict[str, str]
+    ) -> tuple[int, str | None, str | None]:
+        # Streaming without reading the body: a receiver's answer can be any
+        # size and we only need its status line and headers.
+        async with self._client.stream(
+            "POST", request.target.url, content=request.payload, headers=headers
+        ) as response:
+            return (
+                response.status_code,
+                response.headers.get("location"),
+                response.headers.get("retry-after"),
+            )
+
+    @staticmethod
+    def _headers(request: DeliveryRequest, timestamp: int) -> dict[str, str]:
+        target = request.target
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": request.event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(
+                target.secrets, request.event_id, timestamp, request.payload
+            ),
+            "x-webhook-job-id": request.job_id,
+        }
+        if target.legacy_secret_header:
+            headers["x-webhook-secret"] = target.secrets[0]
+
+        return headers
+
+    @staticmethod
+    def _failure(
+        attempt: int, started_at: datetime, clock: float, kind: str, error: str
+    ) -> AttemptOutcome:
+        return AttemptOutcome(
+            attempt=attempt,
+            at=started_at,
+            duration_ms=_elapsed_ms(clock),
+            error_kind=kind,
+            error=error[:MAX_ERROR_TEXT],
+        )
+
+
+def _elapsed_ms(clock: float) -> int:
+    return round((time.perf_counter() - clock) * 1000)
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _status_error_kind(status: int) -> str | None:
+    if 200 <= status < 300:
+        return None
+    return "redirect" if 300 <= status < 400 else "http_status"
+
+
+def _status_error(status: int, location: str | None) -> str | None:
+    if 200 <= status < 300:
+        return None
+    if 300 <= status < 400:
+        # Redirects are never followed: the target was checked, its Location was not.
+        return f"HTTP {status} redirect to {safe_url(location) if location else 'nowhere'}"
+
+    return f"HTTP {status}"

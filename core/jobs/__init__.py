@@ -1,0 +1,1 @@
+"""Notification jobs and the services that run them."""

@@ -1,0 +1,89 @@
+"""One delivery attempt, judged and recorded: the step both job services repeat."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.delivery import AttemptOutcome, DeliveryRequest, WebhookSender
+from core.logs import log_event, safe_url
+from core.models import DeliveryStatus
+from core.retry import RetryPolicy, Verdict
+from core.storage import JobsRepository
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    outcome: AttemptOutcome
+    status: DeliveryStatus
+    # Seconds until the next attempt; None once the delivery is final.
+    retry_in: float | None
+
+
+class DeliveryAttempts:
+    """Sends an attempt with the shared sender, applies the policy, records it."""
+
+    def __init__(self, *, sender: WebhookSender, jobs: JobsRepository, policy: RetryPolicy) -> None:
+        self._sender = sender
+        self._jobs = jobs
+        self.policy = policy
+
+    async def run(
+        self, request: DeliveryRequest, attempt: int, *, last: bool | None = None
+    ) -> AttemptResult:
+        """Make attempt number `attempt`; `last` overrides the policy's attempt count."""
+        outcome = await self._sender.send(request, attempt=attempt)
+        verdict = self.policy.verdict(outcome)
+        is_last = attempt >= self.policy.max_attempts if last is None else last
+
+        if verdict is Verdict.DELIVERED:
+            result = AttemptResult(outcome, DeliveryStatus.DELIVERED, None)
+        elif verdict is Verdict.FAIL or is_last:
+            result = AttemptResult(outcome, DeliveryStatus.FAILED, None)
+        else:
+            delay = self.policy.delay_after(attempt, outcome.retry_after)
+            result = AttemptResult(outcome, DeliveryStatus.RETRYING, delay)
+
+        next_at = (
+            outcome.at + timedelta(seconds=result.retry_in) if result.retry_in is not None else None
+        )
+        await self._jobs.record_attempt(request, outcome, result.status, next_at)
+        _log(request, result, next_at)
+
+        return result
+
+
+def _log(request: DeliveryRequest, result: AttemptResult, next_at: datetime | None) -> None:
+    outcome = result.outcome
+    fields: dict[str, Any] = {
+        "job_id": request.job_id,
+        "event_id": request.event_id,
+        "webhook_id": request.target.webhook_id,
+        "url": safe_url(request.target.url),
+        "attempt": outcome.attempt,
+        "status_code": outcome.status_code,
+        "duration_ms": outcome.duration_ms,
+    }
+    if result.status is DeliveryStatus.DELIVERED:
+        log_event(logger, "webhook.delivered", **fields)
+    elif result.status is DeliveryStatus.RETRYING:
+        log_event(
+            logger,
+            "webhook.attempt_failed",
+            level=logging.WARNING,
+            **fields,
+            error_kind=outcome.error_kind,
+            error=outcome.error,
+            retry_in_s=round(result.retry_in or 0, 3),
+        )
+    else:
+        log_event(
+            logger,
+            "webhook.delivery_failed",
+            level=logging.WARNING,
+            **fields,
+            error_kind=outcome.error_kind,
+            error=outcome.error,
+        )

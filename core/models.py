@@ -1,0 +1,187 @@
+"""Request and response models: camelCase JSON on the wire, snake_case here."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import langcodes
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    UrlConstraints,
+)
+from pydantic.alias_generators import to_camel
+
+# Table Storage holds at most 64 KiB per string property: 32,000 UTF-16 code units.
+MAX_TEXT_UTF16_UNITS = 32_000
+MAX_NAME_LENGTH = 512
+MAX_CULTURES = 200
+MAX_IMPORT_ITEMS = 1_000
+MAX_WEBHOOKS_PER_SET = 100
+MAX_DESCRIPTION_LENGTH = 1_000
+MAX_URL_LENGTH = 2_048
+
+
+class EventType(StrEnum):
+    TRANSLATION_SAVED = "translation.saved"
+    TRANSLATION_DELETED = "translation.deleted"
+    TRANSLATIONS_IMPORTED = "translations.imported"
+    TRANSLATIONS_SET_DELETED = "translations_set.deleted"
+    WEBHOOK_PING = "webhook.ping"
+
+
+class CamelModel(BaseModel):
+    """Base for wire models: camelCase aliases, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        str_strip_whitespace=False,
+    )
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _check_text(text: str) -> str:
+    if _utf16_units(text) > MAX_TEXT_UTF16_UNITS:
+        raise ValueError(f"text longer than {MAX_TEXT_UTF16_UNITS} UTF-16 code units")
+    return text
+
+
+def _check_culture(tag: str) -> str:
+    if "_" in tag or not langcodes.tag_is_valid(tag):
+        raise ValueError(f"not a BCP 47 language tag: {tag!r}")
+    return tag
+
+
+SetId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH)]
+Culture = Annotated[str, StringConstraints(max_length=35), AfterValidator(_check_culture)]
+Text = Annotated[str, AfterValidator(_check_text)]
+Values = Annotated[dict[Culture, Text], Field(max_length=MAX_CULTURES)]
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
+WebhookUrl = Annotated[
+    HttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH, allowed_schemes=["http", "https"])
+]
+
+
+class TranslationSetCreate(CamelModel):
+    id: SetId | None = None
+    name: Name
+    description: Description = ""
+
+
+class TranslationSet(CamelModel):
+    id: str
+    name: str
+    description: str
+    created_at: datetime
+
+
+class TranslationSave(CamelModel):
+    resource: Name
+    name: Name
+    values: Values
+
+
+class Translation(CamelModel):
+    resource: str
+    name: str
+    values: dict[str, str]
+    updated_at: datetime
+
+
+class ImportItem(TranslationSave):
+    set_id: SetId
+
+
+class ImportRequest(CamelModel):
+    items: Annotated[list[ImportItem], Field(min_length=1, max_length=MAX_IMPORT_ITEMS)]
+
+
+class WebhookCreate(CamelModel):
+    url: WebhookUrl
+    events: Annotated[list[EventType], Field(max_length=len(EventType))] | None = None
+    description: Description = ""
+    legacy_secret_header: bool = False
+
+
+class Webhook(CamelModel):
+    id: str
+    translations_set_id: str
+    url: str
+    events: list[EventType] | None
+    description: str
+    active: bool
+    legacy_secret_header: bool
+    created_at: datetime
+
+    def subscribes_to(self, event_type: EventType) -> bool:
+        return self.active and (not self.events or event_type in self.events)
+
+
+class WebhookWithSecret(Webhook):
+    secret: str
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+class AttemptRecord(CamelModel):
+    attempt: int
+    status_code: int | None
+    error_kind: str | None
+    error: str | None
+    duration_ms: int
+    at: datetime
+
+
+class DeliveryView(CamelModel):
+    webhook_id: str
+    url: str
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None = None
+    history: list[AttemptRecord] = []
+
+
+class JobView(CamelModel):
+    id: str
+    status: JobState
+    event_type: EventType
+    event_id: str
+    translations_set_id: str
+    created_at: datetime
+    deliveries: list[DeliveryView]
+    runtime_status: str | None = None
+
+
+class CommandResult(CamelModel):
+    """What every data-changing command answers: its notification job, if any."""
+
+    job_id: str | None
+    job_ids: list[str] = []

@@ -1,0 +1,34 @@
+"""The repository layer: the only code that talks to azure-data-tables."""
+
+from core.storage.jobs import JobsRepository
+from core.storage.sets import SetsRepository
+from core.storage.tables import TableStore
+from core.storage.translations import TranslationsRepository
+from core.storage.webhooks import WebhooksRepository
+
+__all__ = [
+    "JobsRepository",
+    "SetsRepository",
+    "Storage",
+    "TableStore",
+    "TranslationsRepository",
+    "WebhooksRepository",
+]
+
+
+class Storage:
+    """All repositories over one Table Storage account."""
+
+    def __init__(self, store: TableStore) -> None:
+        self.store = store
+        self.sets = SetsRepository(store)
+        self.translations = TranslationsRepository(store)
+        self.webhooks = WebhooksRepository(store)
+        self.jobs = JobsRepository(store)
+
+    @classmethod
+    async def connect(cls, connection_string: str) -> "Storage":
+        return cls(await TableStore.connect(connection_string))
+
+    async def aclose(self) -> None:
+        await self.store.aclose()

@@ -1,0 +1,118 @@
+"""An aiohttp application serving the HTTP functions registered on a FunctionApp."""
+
+import inspect
+import json
+import re
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+from aiohttp import web
+
+from blueprints.http import problem
+
+# Larger than the API's own limit, so that the API answers 413 as problem+json.
+CLIENT_MAX_SIZE = 4 * 1024 * 1024
+_CONSTRAINT = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
+
+
+def route_prefix(host_json: Path) -> str:
+    """The `extensions.http.routePrefix` of host.json ("api" when unset)."""
+    config = json.loads(host_json.read_text(encoding="utf-8"))
+    prefix: str = config.get("extensions", {}).get("http", {}).get("routePrefix", "api")
+    return prefix.strip("/")
+
+
+def to_aiohttp_path(prefix: str, template: str) -> str:
+    """`items/{id:int}` -> `/api/items/{id}`; `{*rest}` -> `{rest:.*}`."""
+    if "?}" in template:
+        raise ValueError(f"optional route parameters are not supported: {template}")
+
+    def convert(match: re.Match[str]) -> str:
+        catch_all, name = match.group(1), match.group(2)
+        return f"{{{name}:.*}}" if catch_all else f"{{{name}}}"
+
+    path = _CONSTRAINT.sub(convert, template.strip("/"))
+    return f"/{prefix}/{path}" if prefix else f"/{path}"
+
+
+def http_functions(app: func.FunctionApp) -> list[tuple[str, list[str], str, Callable[..., Any]]]:
+    """(route, methods, trigger parameter, function) for every HTTP-triggered function."""
+    found = []
+    for function in app.get_functions():
+        trigger = function.get_trigger()
+        if trigger is None or trigger.get_binding_name() != "httpTrigger":
+            continue
+        route = str(getattr(trigger, "route", None) or function.get_function_name())
+        declared = getattr(trigger, "methods", None) or []
+        methods = [str(getattr(method, "value", method)) for method in declared]
+        found.append(
+            (route, methods or ["GET", "POST"], trigger.name, function.get_user_function())
+        )
+
+    return found
+
+
+def _handler(
+    parameter: str, user_function: Callable[..., Any]
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _to_aiohttp(
+                problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
+            )
+        http_request = func.HttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=dict(request.headers),
+            params={key: request.query[key] for key in request.query},
+            route_params=dict(request.match_info),
+            body=body,
+        )
+        result = user_function(**{parameter: http_request})
+        if inspect.isawaitable(result):
+            result = await result
+
+        return _to_aiohttp(result)
+
+    return handle
+
+
+def _to_aiohttp(response: func.HttpResponse) -> web.Response:
+    headers = dict(response.headers)
+    if response.mimetype and "content-type" not in {key.lower() for key in headers}:
+        charset = f"; charset={response.charset}" if response.charset else ""
+        headers["Content-Type"] = response.mimetype + charset
+
+    return web.Response(body=response.get_body(), status=response.status_code, headers=headers)
+
+
+@web.middleware
+async def _problems_for_routing(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Unknown routes and methods answer problem+json like the API itself."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return _to_aiohttp(problem(HTTPStatus.NOT_FOUND, f"no route for {request.path}"))
+    except web.HTTPMethodNotAllowed as exc:
+        response = _to_aiohttp(
+            problem(HTTPStatus.METHOD_NOT_ALLOWED, f"{request.method} is not allowed here")
+        )
+        response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return response
+
+
+def build_web_app(app: func.FunctionApp, prefix: str) -> web.Application:
+    web_app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=[_problems_for_routing])
+    for route, methods, parameter, user_function in http_functions(app):
+        path = to_aiohttp_path(prefix, route)
+        for method in methods:
+            web_app.router.add_route(method, path, _handler(parameter, user_function))
+
+    return web_app
