@@ -87,7 +87,8 @@ def parse_body(req: func.HttpRequest, model: type[Model]) -> Model:
     if not isinstance(document, dict):
         raise InvalidInputError("request body must be a JSON object")
     try:
-        return model.model_validate(document)
+        # Parsed again from the bytes so that strict JSON-mode rules apply.
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise InvalidInputError("request body failed validation", _errors(exc)) from None
 

@@ -72,7 +72,13 @@ WebhookUrl = Annotated[
 ]
 
 
-class TranslationSetCreate(CamelModel):
+class RequestModel(CamelModel):
+    """Base for request bodies: JSON types are taken as they are ("yes" is no bool)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class TranslationSetCreate(RequestModel):
     id: SetId | None = None
     name: Name
     description: Description = ""
@@ -85,7 +91,7 @@ class TranslationSet(CamelModel):
     created_at: datetime
 
 
-class TranslationSave(CamelModel):
+class TranslationSave(RequestModel):
     resource: Name
     name: Name
     values: Values
@@ -102,11 +108,11 @@ class ImportItem(TranslationSave):
     set_id: SetId
 
 
-class ImportRequest(CamelModel):
+class ImportRequest(RequestModel):
     items: Annotated[list[ImportItem], Field(min_length=1, max_length=MAX_IMPORT_ITEMS)]
 
 
-class WebhookCreate(CamelModel):
+class WebhookCreate(RequestModel):
     url: WebhookUrl
     events: Annotated[list[EventType], Field(max_length=len(EventType))] | None = None
     description: Description = ""

@@ -1,0 +1,126 @@
+"""One attempt against a real loopback receiver: bytes, headers, timeouts, redirects."""
+
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+
+from core.delivery import DeliveryRequest, DeliveryTarget, WebhookSender
+from core.events import build_payload
+from core.models import EventType
+from core.signing import generate_secret
+from tests.support.receiver import Receiver
+
+
+@pytest.fixture
+async def sender() -> AsyncIterator[WebhookSender]:
+    created = WebhookSender(timeout_seconds=1.5)
+    yield created
+    await created.aclose()
+
+
+def _request(url: str, *, legacy: bool = False, text: str = "Hallo 👋\u2028") -> DeliveryRequest:
+    payload = build_payload(
+        event_id="evt_delivery",
+        event_type=EventType.TRANSLATION_SAVED,
+        translations_set_id="web",
+        data={"resource": "Pages/Home", "name": "title", "text": text},
+        occurred_at=datetime.now(UTC),
+    )
+    target = DeliveryTarget(
+        webhook_id="wh1", url=url, secrets=(generate_secret(),), legacy_secret_header=legacy
+    )
+    return DeliveryRequest(job_id="job1", event_id="evt_delivery", payload=payload, target=target)
+
+
+async def test_delivery_sends_the_signed_bytes_with_every_header(
+    sender: WebhookSender, receiver: Receiver, tag: str
+) -> None:
+    """The receiver gets the exact payload, verifiable with the standard library."""
+    request = _request(receiver.url(f"ok/{tag}"))
+
+    outcome = await sender.send(request, attempt=1)
+    (received,) = receiver.received(f"ok/{tag}")
+
+    assert outcome.delivered
+    assert outcome.status_code == 200
+    assert received.body == request.payload
+    headers = {key.lower(): value for key, value in received.headers.items()}
+    assert headers["webhook-id"] == "evt_delivery"
+    assert headers["x-webhook-job-id"] == "job1"
+    assert headers["user-agent"].startswith("DataManager-Webhooks/")
+    assert headers["content-type"] == "application/json"
+    assert "x-webhook-secret" not in headers
+    verified = StandardWebhook(request.target.secrets[0]).verify(received.body, headers)
+    assert verified["data"]["text"] == "Hallo 👋\u2028"
+
+
+async def test_legacy_secret_header_only_when_registered_so(
+    sender: WebhookSender, receiver: Receiver, tag: str
+) -> None:
+    """Webhooks registered with the legacy option also get the raw secret."""
+    request = _request(receiver.url(f"ok/{tag}"), legacy=True)
+
+    await sender.send(request, attempt=1)
+    (received,) = receiver.received(f"ok/{tag}")
+
+    headers = {key.lower(): value for key, value in received.headers.items()}
+    assert headers["x-webhook-secret"] == request.target.secrets[0]
+
+
+async def test_a_receiver_that_hangs_is_cut_off_at_the_timeout(
+    sender: WebhookSender, receiver: Receiver, tag: str
+) -> None:
+    """No answer within the per-attempt timeout is a timeout outcome."""
+    started = time.monotonic()
+
+    outcome = await sender.send(_request(receiver.url(f"hang/{tag}")), attempt=1)
+
+    assert outcome.error_kind == "timeout"
+    assert time.monotonic() - started < 3.0
+
+
+async def test_a_receiver_that_drips_bytes_cannot_hold_an_attempt_past_the_deadline(
+    sender: WebhookSender, receiver: Receiver
+) -> None:
+    """One byte a second keeps read timeouts happy; the overall deadline still ends it."""
+    started = time.monotonic()
+
+    outcome = await sender.send(_request(receiver.drip_url), attempt=1)
+
+    assert outcome.error_kind == "timeout"
+    assert time.monotonic() - started < 3.0
+
+
+async def test_redirects_are_not_followed_and_say_where_they_pointed(
+    sender: WebhookSender, receiver: Receiver, tag: str
+) -> None:
+    """A 3xx is a failed attempt recorded with its Location."""
+    outcome = await sender.send(_request(receiver.url(f"redirect/{tag}")), attempt=1)
+
+    assert outcome.status_code == 302
+    assert outcome.error_kind == "redirect"
+    assert outcome.error is not None
+    assert "169.254.169.254" in outcome.error
+
+
+async def test_connection_refused_is_a_connect_error(sender: WebhookSender) -> None:
+    """Nothing listening is a retryable connect error, not an exception."""
+    outcome = await sender.send(_request("http://127.0.0.1:9/"), attempt=1)
+
+    assert outcome.error_kind == "connect_error"
+    assert outcome.status_code is None
+
+
+async def test_retry_after_is_read_from_the_answer(
+    sender: WebhookSender, receiver: Receiver, tag: str
+) -> None:
+    """A 429's Retry-After reaches the policy."""
+    outcome = await sender.send(_request(receiver.url(f"retry-after/7/{tag}")), attempt=1)
+
+    assert outcome.status_code == 429
+    assert outcome.retry_after == 7.0
+    assert json.loads(_request("x").payload)["type"] == "translation.saved"

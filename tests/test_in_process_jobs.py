@@ -1,0 +1,176 @@
+"""The in-process job service against Azurite and a real receiver."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from core.delivery import DeliveryTarget, WebhookSender
+from core.errors import JobServiceClosedError
+from core.events import build_payload, new_event_id
+from core.jobs.attempts import DeliveryAttempts
+from core.jobs.in_process import InProcessJobService
+from core.jobs.model import NotificationJob, new_job_id
+from core.models import DeliveryStatus, EventType, JobState
+from core.retry import RetryPolicy
+from core.signing import generate_secret
+from core.storage import Storage
+from tests.support.receiver import Receiver
+
+MAX_ATTEMPTS = 3
+
+
+@pytest.fixture
+async def service(storage: Storage) -> AsyncIterator[InProcessJobService]:
+    sender = WebhookSender(timeout_seconds=1.0)
+    policy = RetryPolicy(max_attempts=MAX_ATTEMPTS, first_interval=0.05, max_retry_after=0.2)
+    created = InProcessJobService(
+        jobs=storage.jobs,
+        attempts=DeliveryAttempts(sender=sender, jobs=storage.jobs, policy=policy),
+        max_concurrent_deliveries=16,
+        shutdown_grace_seconds=0.5,
+    )
+    yield created
+    await created.shutdown()
+    await sender.aclose()
+
+
+def _job(*urls: str) -> NotificationJob:
+    event_id = new_event_id()
+    now = datetime.now(UTC)
+    return NotificationJob(
+        id=new_job_id(),
+        event_id=event_id,
+        event_type=EventType.TRANSLATION_SAVED,
+        translations_set_id="web",
+        created_at=now,
+        payload=build_payload(
+            event_id=event_id,
+            event_type=EventType.TRANSLATION_SAVED,
+            translations_set_id="web",
+            data={"resource": "r", "name": "n", "cultures": ["en"]},
+            occurred_at=now,
+        ),
+        targets=tuple(
+            DeliveryTarget(webhook_id=f"wh{index}", url=url, secrets=(generate_secret(),))
+            for index, url in enumerate(urls)
+        ),
+    )
+
+
+async def test_a_receiver_failing_twice_gets_three_attempts_and_one_success(
+    service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """500, 500, 200: three attempts recorded, the delivery delivered."""
+    job = _job(receiver.url(f"fail/2/{tag}"))
+
+    await service.schedule(job)
+    await service.wait_idle()
+    view = await storage.jobs.get_view(job.id)
+
+    assert view is not None
+    assert view.status is JobState.COMPLETED
+    (delivery,) = view.deliveries
+    assert delivery.status is DeliveryStatus.DELIVERED
+    assert delivery.attempts == 3
+    assert [record.status_code for record in delivery.history] == [500, 500, 200]
+    assert len(receiver.received(f"fail/2/{tag}")) == 3
+    assert {r.headers["webhook-id"] for r in receiver.received(f"fail/2/{tag}")} == {job.event_id}
+
+
+async def test_a_receiver_always_failing_gets_max_attempts_then_failed(
+    service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """A 500 every time: exactly MaxAttempts attempts, then failed."""
+    job = _job(receiver.url(f"status/500/{tag}"))
+
+    await service.schedule(job)
+    await service.wait_idle()
+    view = await storage.jobs.get_view(job.id)
+
+    assert view is not None
+    (delivery,) = view.deliveries
+    assert delivery.status is DeliveryStatus.FAILED
+    assert delivery.attempts == MAX_ATTEMPTS
+    assert delivery.last_status_code == 500
+    assert len(receiver.received(f"status/500/{tag}")) == MAX_ATTEMPTS
+
+
+async def test_a_client_error_is_final_after_one_attempt(
+    service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """A 400 is not retried."""
+    job = _job(receiver.url(f"status/400/{tag}"))
+
+    await service.schedule(job)
+    await service.wait_idle()
+    view = await storage.jobs.get_view(job.id)
+
+    assert view is not None
+    (delivery,) = view.deliveries
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == (
+        DeliveryStatus.FAILED,
+        1,
+        400,
+    )
+
+
+async def test_retry_after_is_honoured_before_the_next_attempt(
+    service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """429 with Retry-After waits (up to the cap) and then succeeds."""
+    job = _job(receiver.url(f"retry-after/1/{tag}"))
+
+    await service.schedule(job)
+    await service.wait_idle()
+    first, second = receiver.received(f"retry-after/1/{tag}")
+
+    assert second.at - first.at >= 0.2  # the cap in this service, above the 0.05 s backoff
+    view = await storage.jobs.get_view(job.id)
+    assert view is not None
+    assert view.deliveries[0].status is DeliveryStatus.DELIVERED
+
+
+async def test_a_failing_and_a_hanging_receiver_do_not_delay_a_healthy_one(
+    service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """The healthy webhook is delivered at once; the job lists all three outcomes."""
+    job = _job(
+        receiver.url(f"status/500/{tag}"), receiver.url(f"hang/{tag}"), receiver.url(f"ok/{tag}")
+    )
+    started = time.monotonic()
+
+    await service.schedule(job)
+    (healthy,) = await asyncio.to_thread(receiver.wait_for, f"ok/{tag}")
+    await service.wait_idle()
+    view = await storage.jobs.get_view(job.id)
+
+    assert healthy.at - started < 0.5  # the hanging one takes 1 s per attempt
+    assert view is not None
+    assert view.status is JobState.COMPLETED
+    by_url = {delivery.url: delivery for delivery in view.deliveries}
+    assert by_url[receiver.url(f"ok/{tag}")].status is DeliveryStatus.DELIVERED
+    assert by_url[receiver.url(f"status/500/{tag}")].status is DeliveryStatus.FAILED
+    hanging = by_url[receiver.url(f"hang/{tag}")]
+    assert (hanging.status, hanging.attempts) == (DeliveryStatus.FAILED, MAX_ATTEMPTS)
+    assert {record.error_kind for record in hanging.history} == {"timeout"}
+
+
+async def test_shutdown_stops_taking_work_and_cuts_off_what_hangs(
+    service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """After the grace period unfinished deliveries are cancelled, not awaited forever."""
+    job = _job(receiver.url(f"hang/{tag}"))
+    await service.schedule(job)
+    started = time.monotonic()
+
+    await service.shutdown()
+
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(JobServiceClosedError):
+        await service.schedule(_job(receiver.url(f"ok/{tag}")))
+    view = await storage.jobs.get_view(job.id)
+    assert view is not None
+    assert view.status is JobState.PENDING
