@@ -20,6 +20,7 @@ from core.models import (
     JobState,
     JobView,
 )
+from core.storage.group_commit import GroupCommitter
 from core.storage.tables import Operation, TableStore
 
 TABLE = "jobs"
@@ -31,6 +32,7 @@ ATTEMPT_PREFIX = "attempt|"
 class JobsRepository:
     def __init__(self, store: TableStore) -> None:
         self._store = store
+        self._commits = GroupCommitter(store, TABLE)
 
     async def create(self, job: NotificationJob) -> None:
         """Store the job with every delivery pending.
@@ -51,7 +53,10 @@ class JobsRepository:
         status: DeliveryStatus,
         next_attempt_at: datetime | None,
     ) -> None:
-        """Add the attempt and update the delivery's state in one transaction."""
+        """Add the attempt and update the delivery's state in one transaction.
+
+        Attempts of one job finishing together share transactions (group commit).
+        """
         webhook_id = request.target.webhook_id
         attempt_row = {
             "PartitionKey": request.job_id,
@@ -73,12 +78,11 @@ class JobsRepository:
             "DeliveredAt": outcome.at if outcome.delivered else None,
             "NextAttemptAt": next_attempt_at,
         }
-        await self._store.transact(
-            TABLE,
+        await self._commits.write(
             [
                 ("upsert", _without_nones(attempt_row)),
                 ("upsert", _nulls_as_empty(delivery_update), {"mode": UpdateMode.MERGE}),
-            ],
+            ]
         )
 
     async def get_view(self, job_id: str) -> JobView | None:

@@ -1,0 +1,5 @@
+"""Run every benchmark: python -m bench"""
+
+from bench.delivery_throughput import main
+
+main()
