@@ -13,7 +13,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from core.errors import StorageUnavailableError
+from core.errors import SettingsError, StorageUnavailableError
 
 TABLES = ("translationsets", "translations", "webhooks", "jobs")
 # Azure refuses transactions of more than 100 operations (Azurite does not).
@@ -43,11 +43,18 @@ class TableStore:
 
     @classmethod
     async def connect(cls, connection_string: str) -> "TableStore":
-        service = TableServiceClient.from_connection_string(connection_string)
+        try:
+            service = TableServiceClient.from_connection_string(connection_string)
+        except ValueError as exc:
+            raise SettingsError("the storage connection string is not valid") from exc
         store = cls(service)
-        with storage_errors("create tables"):
-            for name in TABLES:
-                await service.create_table_if_not_exists(name)
+        try:
+            with storage_errors("create tables"):
+                for name in TABLES:
+                    await service.create_table_if_not_exists(name)
+        except BaseException:
+            await store.aclose()
+            raise
 
         return store
 
