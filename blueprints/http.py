@@ -100,6 +100,18 @@ def required_param(req: func.HttpRequest, name: str) -> str:
     return value
 
 
+def int_param(req: func.HttpRequest, name: str, *, default: int, low: int, high: int) -> int:
+    """An optional whole-number query parameter within [low, high]."""
+    raw = req.params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInputError(
+            f"query parameter {name!r} must be a whole number from {low} to {high}"
+        )
+    return int(raw)
+
+
 def _errors(exc: ValidationError) -> list[dict[str, object]]:
     # Only location, message and type: echoing the input could repeat a secret.
     return [
@@ -133,8 +145,7 @@ def handles_errors(handler: Handler) -> Handler:
                     error=type(exc).__name__,
                     cause=type(exc.__cause__).__name__ if exc.__cause__ else None,
                 )
-            extra = {"errors": exc.errors} if isinstance(exc, InvalidInputError) else {}
-            return problem(status, str(exc), **extra)
+            return problem(status, str(exc), **exc.problem_fields())
         except Exception:
             logger.exception("http.unhandled function=%s", handler.__name__)
             return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "unexpected error; see the logs")

@@ -4,11 +4,14 @@ from http import HTTPStatus
 
 import azure.functions as func
 
-from blueprints.http import dump, handles_errors, json_response, parse_body
-from core.models import WebhookCreate
+from blueprints.http import dump, handles_errors, int_param, json_response, parse_body
+from core.models import WebhookCreate, WebhookUpdate
 from core.runtime import get_runtime
 
 bp = func.Blueprint()
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
 
 
 @bp.route(route="translation-sets/{setId}/webhooks", methods=["POST"])
@@ -40,3 +43,65 @@ async def delete_webhook(req: func.HttpRequest) -> func.HttpResponse:
     await runtime.commands.delete_webhook(req.route_params["setId"], req.route_params["webhookId"])
 
     return func.HttpResponse(status_code=HTTPStatus.NO_CONTENT)
+
+
+@bp.route(route="translation-sets/{setId}/webhooks/{webhookId}", methods=["PATCH"])
+@handles_errors
+async def update_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    body = parse_body(req, WebhookUpdate)
+    runtime = await get_runtime()
+
+    updated = await runtime.commands.update_webhook(
+        req.route_params["setId"], req.route_params["webhookId"], body
+    )
+
+    return json_response(updated)
+
+
+@bp.route(route="translation-sets/{setId}/webhooks/{webhookId}/enable", methods=["POST"])
+@handles_errors
+async def enable_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    runtime = await get_runtime()
+
+    updated = await runtime.commands.update_webhook(
+        req.route_params["setId"], req.route_params["webhookId"], WebhookUpdate(active=True)
+    )
+
+    return json_response(updated)
+
+
+@bp.route(route="translation-sets/{setId}/webhooks/{webhookId}/ping", methods=["POST"])
+@handles_errors
+async def ping_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    runtime = await get_runtime()
+
+    job_id, outcome = await runtime.commands.ping_webhook(
+        req.route_params["setId"], req.route_params["webhookId"]
+    )
+
+    return json_response(
+        {
+            "jobId": job_id,
+            "delivered": outcome.delivered,
+            "statusCode": outcome.status_code,
+            "errorKind": outcome.error_kind,
+            "error": outcome.error,
+            "durationMs": outcome.duration_ms,
+        }
+    )
+
+
+@bp.route(route="translation-sets/{setId}/webhooks/{webhookId}/deliveries", methods=["GET"])
+@handles_errors
+async def list_webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
+    limit = int_param(req, "limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
+    runtime = await get_runtime()
+
+    items, cursor = await runtime.commands.webhook_deliveries(
+        req.route_params["setId"],
+        req.route_params["webhookId"],
+        limit=limit,
+        cursor=req.params.get("cursor"),
+    )
+
+    return json_response({"items": [dump(item) for item in items], "nextCursor": cursor})

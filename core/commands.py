@@ -1,14 +1,31 @@
-"""Command handlers: validate against stored state, write, then notify."""
+"""Command handlers: validate against stored state, write the change and its outbox
+record in one transaction, then hand the record over (the fast path).
+"""
 
+import logging
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import ConflictError, NotFoundError, UnprocessableError
+from core.delivery import AttemptOutcome, DeliveryTarget
+from core.errors import (
+    ConflictError,
+    DataManagerError,
+    ImportIncompleteError,
+    InvalidInputError,
+    NotFoundError,
+    UnprocessableError,
+)
+from core.events import build_payload
+from core.jobs.attempts import DeliveryAttempts
+from core.jobs.model import NotificationJob
+from core.logs import log_event
 from core.models import (
     MAX_WEBHOOKS_PER_SET,
+    DeliveryLogEntry,
     EventType,
     ImportRequest,
     JobView,
@@ -18,14 +35,24 @@ from core.models import (
     TranslationSetCreate,
     Webhook,
     WebhookCreate,
+    WebhookUpdate,
     WebhookWithSecret,
 )
 from core.notifications import Notifier
+from core.outbox import OutboxRecord, job_id_for, new_record
 from core.signing import generate_secret
 from core.storage import Storage
+from core.storage.tables import BATCH_BYTES, MAX_TRANSACTION_OPERATIONS, Operation, entity_size
+
+logger = logging.getLogger(__name__)
 
 # Ids we generate are hex; set ids may also be chosen by the client (see SetId).
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_CURSOR_PATTERN = re.compile(r"\d{15}\|[0-9a-f]{1,64}\|\d{4}")
+# An import transaction holds its translations plus one outbox record, whose
+# list of names must fit one 64 KiB property.
+_IMPORT_CHUNK_ITEMS = MAX_TRANSACTION_OPERATIONS - 1
+_IMPORT_RECORD_CHARS = 30_000
 
 
 def _require_id(kind: str, value: str) -> None:
@@ -44,9 +71,10 @@ class SetImport:
 class Commands:
     """Everything the HTTP API can ask of the domain."""
 
-    def __init__(self, *, storage: Storage, notifier: Notifier) -> None:
+    def __init__(self, *, storage: Storage, notifier: Notifier, attempts: DeliveryAttempts) -> None:
         self._storage = storage
         self._notifier = notifier
+        self._attempts = attempts
 
     # Translations sets
 
@@ -72,18 +100,15 @@ class Commands:
         return found
 
     async def delete_set(self, set_id: str) -> str | None:
-        """Delete the set, its translations and webhooks; they hear of it last."""
+        """Delete the set; its webhooks hear of it, then its data is removed."""
         translations_set = await self.get_set(set_id)
-        subscribers = await self._notifier.subscribers(set_id)
+        data = {
+            "name": translations_set.name,
+            "translationsDeleted": await self._storage.translations.count(set_id),
+        }
+        record = new_record(set_id, EventType.TRANSLATIONS_SET_DELETED, data)
 
-        deleted = await self._storage.translations.delete_all(set_id)
-        await self._storage.webhooks.delete_all(set_id)
-        await self._storage.sets.delete(set_id)
-
-        data = {"name": translations_set.name, "translationsDeleted": deleted}
-        return await self._notifier.notify(
-            set_id, EventType.TRANSLATIONS_SET_DELETED, data, subscribers=subscribers
-        )
+        return await self._commit(set_id, [self._storage.sets.delete_operation(set_id)], record)
 
     # Translations
 
@@ -91,12 +116,20 @@ class Commands:
         self, set_id: str, body: TranslationSave
     ) -> tuple[Translation, str | None]:
         await self.get_set(set_id)
-        saved = await self._storage.translations.save(
-            set_id, body.resource, body.name, body.values, datetime.now(UTC)
+        now = datetime.now(UTC)
+        entity = self._storage.translations.entity(
+            set_id, body.resource, body.name, body.values, now
         )
-        data = {"resource": saved.resource, "name": saved.name, "cultures": sorted(saved.values)}
-        job_id = await self._notifier.notify(set_id, EventType.TRANSLATION_SAVED, data)
+        data = {"resource": body.resource, "name": body.name, "cultures": sorted(body.values)}
+        record = new_record(set_id, EventType.TRANSLATION_SAVED, data)
 
+        job_id = await self._commit(
+            set_id, [self._storage.translations.upsert_operation(entity)], record
+        )
+
+        saved = Translation(
+            resource=body.resource, name=body.name, values=body.values, updated_at=now
+        )
         return saved, job_id
 
     async def list_translations(self, set_id: str, resource: str | None) -> list[Translation]:
@@ -105,14 +138,47 @@ class Commands:
 
     async def delete_translation(self, set_id: str, resource: str, name: str) -> str | None:
         await self.get_set(set_id)
-        if not await self._storage.translations.delete(set_id, resource, name):
+        if not await self._storage.translations.exists(set_id, resource, name):
             raise NotFoundError(f"no translation {name!r} in resource {resource!r}")
 
-        data = {"resource": resource, "name": name}
-        return await self._notifier.notify(set_id, EventType.TRANSLATION_DELETED, data)
+        operation = self._storage.translations.delete_operation(set_id, resource, name)
+        record = new_record(
+            set_id, EventType.TRANSLATION_DELETED, {"resource": resource, "name": name}
+        )
+        return await self._commit(set_id, [operation], record)
+
+    async def _commit(
+        self, set_id: str, operations: list[Operation], record: OutboxRecord
+    ) -> str | None:
+        """Write the change with its outbox record atomically, then try to hand it over."""
+        await self._storage.outbox.mark(set_id)
+        await self._storage.translations.commit(
+            [*operations, self._storage.outbox.insert_operation(record)]
+        )
+
+        job_ids = await self._dispatch(set_id, [record])
+        return job_ids.get(record.id, job_id_for(set_id, record.group_key, 0))
+
+    async def _dispatch(self, set_id: str, records: list[OutboxRecord]) -> dict[str, str | None]:
+        """The fast path; whatever it cannot hand over, the sweeper will."""
+        try:
+            return await self._notifier.dispatch(set_id, records)
+        except DataManagerError as exc:
+            log_event(
+                logger,
+                "outbox.fast_path_failed",
+                level=logging.WARNING,
+                set_id=set_id,
+                records=len(records),
+                error=type(exc).__name__,
+            )
+            return {}
 
     async def import_translations(self, body: ImportRequest) -> list[SetImport]:
-        """Save items across sets; all sets must exist and all items fit before any write."""
+        """Save items across sets, each set's in transactions that carry their outbox share.
+
+        Every set must exist and every item must fit before anything is written.
+        """
         by_set: dict[str, dict[tuple[str, str], dict[str, str]]] = {}
         for item in body.items:
             # A later item for the same translation wins, as if saved in order.
@@ -130,19 +196,43 @@ class Commands:
             ]
             for set_id, items in by_set.items()
         }
+        import_id = uuid.uuid4().hex
+        records = await self._write_import(import_id, entities)
+
+        results = []
+        for set_id, set_records in records.items():
+            job_ids = await self._dispatch(set_id, set_records)
+            job_id = job_ids.get(set_records[0].id, job_id_for(set_id, import_id, 0))
+            results.append(SetImport(set_id, len(entities[set_id]), job_id))
+
+        return results
+
+    async def _write_import(
+        self, import_id: str, entities: dict[str, list[dict[str, Any]]]
+    ) -> dict[str, list[OutboxRecord]]:
+        written: dict[str, list[OutboxRecord]] = {}
+        saved: list[dict[str, str]] = []
         for set_id, set_entities in entities.items():
-            await self._storage.translations.save_many(set_id, set_entities)
+            await self._storage.outbox.mark(set_id)
+            for chunk in _import_chunks(set_entities):
+                pairs = [{"resource": e["Resource"], "name": e["Name"]} for e in chunk]
+                record = new_record(
+                    set_id,
+                    EventType.TRANSLATIONS_IMPORTED,
+                    {"count": len(chunk), "translations": pairs},
+                    group=import_id,
+                )
+                operations = [self._storage.translations.upsert_operation(e) for e in chunk]
+                try:
+                    await self._storage.translations.commit(
+                        [*operations, self._storage.outbox.insert_operation(record)]
+                    )
+                except DataManagerError as exc:
+                    raise ImportIncompleteError(saved, _not_saved(entities, saved)) from exc
+                saved += [{"setId": set_id, **pair} for pair in pairs]
+                written.setdefault(set_id, []).append(record)
 
-        changes: dict[str, dict[str, Any]] = {
-            set_id: {
-                "count": len(items),
-                "translations": [{"resource": r, "name": n} for r, n in items],
-            }
-            for set_id, items in by_set.items()
-        }
-        job_ids = await self._notifier.notify_each(EventType.TRANSLATIONS_IMPORTED, changes)
-
-        return [SetImport(set_id, len(items), job_ids[set_id]) for set_id, items in by_set.items()]
+        return written
 
     # Webhooks
 
@@ -155,7 +245,7 @@ class Commands:
             id=uuid.uuid4().hex,
             translations_set_id=set_id,
             url=str(body.url),
-            events=sorted(set(body.events), key=list(EventType).index) if body.events else None,
+            events=_ordered(body.events),
             description=body.description,
             active=True,
             legacy_secret_header=body.legacy_secret_header,
@@ -170,11 +260,55 @@ class Commands:
         await self.get_set(set_id)
         return await self._storage.webhooks.in_set(set_id)
 
-    async def delete_webhook(self, set_id: str, webhook_id: str) -> None:
+    async def get_webhook(self, set_id: str, webhook_id: str) -> Webhook:
         _require_id("translations set", set_id)
         _require_id("webhook", webhook_id)
-        if await self._storage.webhooks.get(set_id, webhook_id) is None:
+        found = await self._storage.webhooks.get(set_id, webhook_id)
+        if found is None:
             raise NotFoundError(f"webhook {webhook_id!r} not found in set {set_id!r}")
+
+        return found
+
+    async def update_webhook(self, set_id: str, webhook_id: str, body: WebhookUpdate) -> Webhook:
+        await self.get_webhook(set_id, webhook_id)
+        await self._storage.webhooks.update(
+            set_id,
+            webhook_id,
+            active=body.active,
+            events=_ordered(body.events) if body.events is not None else None,
+            description=body.description,
+        )
+        if body.active:
+            log_event(logger, "webhook.enabled", set_id=set_id, webhook_id=webhook_id)
+
+        return await self.get_webhook(set_id, webhook_id)
+
+    async def ping_webhook(self, set_id: str, webhook_id: str) -> tuple[str, AttemptOutcome]:
+        """Send a `webhook.ping` now, once, and answer its outcome."""
+        await self.get_webhook(set_id, webhook_id)
+        found = await self._storage.webhooks.get_with_secret(set_id, webhook_id)
+        if found is None:
+            raise NotFoundError(f"webhook {webhook_id!r} not found in set {set_id!r}")
+        webhook, secret = found
+
+        job = ping_job(webhook, secret)
+        await self._storage.jobs.create(job, max_attempts=1)
+        result = await self._attempts.run(job.requests[0], 1, last=True)
+
+        return job.id, result.outcome
+
+    async def webhook_deliveries(
+        self, set_id: str, webhook_id: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[DeliveryLogEntry], str | None]:
+        """A page of the webhook's delivery attempts, newest first."""
+        await self.get_webhook(set_id, webhook_id)
+        if cursor is not None and not _CURSOR_PATTERN.fullmatch(cursor):
+            raise InvalidInputError("the cursor is not one this API handed out")
+
+        return await self._storage.jobs.webhook_log(webhook_id, limit=limit, after=cursor)
+
+    async def delete_webhook(self, set_id: str, webhook_id: str) -> None:
+        await self.get_webhook(set_id, webhook_id)
         await self._storage.webhooks.delete(set_id, webhook_id)
 
     # Jobs
@@ -186,3 +320,69 @@ class Commands:
             raise NotFoundError(f"job {job_id!r} not found")
 
         return view
+
+    async def redeliver(self, job_id: str) -> int:
+        """Send the job's failed deliveries again; returns how many."""
+        await self.get_job(job_id)
+        return await self._notifier.redeliver(job_id)
+
+
+def ping_job(webhook: Webhook, secret: str) -> NotificationJob:
+    """A one-delivery job carrying a `webhook.ping` event."""
+    job_id = uuid.uuid4().hex
+    event_id, now = "evt_" + job_id, datetime.now(UTC)
+    payload = build_payload(
+        event_id=event_id,
+        event_type=EventType.WEBHOOK_PING,
+        translations_set_id=webhook.translations_set_id,
+        data={"webhookId": webhook.id},
+        occurred_at=now,
+    )
+    target = DeliveryTarget(
+        webhook_id=webhook.id,
+        url=webhook.url,
+        secrets=(secret,),
+        legacy_secret_header=webhook.legacy_secret_header,
+    )
+    return NotificationJob(
+        id=job_id,
+        event_id=event_id,
+        event_type=EventType.WEBHOOK_PING,
+        translations_set_id=webhook.translations_set_id,
+        created_at=now,
+        payload=payload,
+        targets=(target,),
+    )
+
+
+def _ordered(events: list[EventType] | None) -> list[EventType] | None:
+    return sorted(set(events), key=list(EventType).index) if events else None
+
+
+def _import_chunks(entities: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Runs of one set's entities that fit one transaction with their outbox record."""
+    chunk: list[dict[str, Any]] = []
+    size = names = 0
+    for entity in entities:
+        cost, name_chars = entity_size(entity), len(entity["Resource"]) + len(entity["Name"]) + 32
+        full = len(chunk) == _IMPORT_CHUNK_ITEMS or size + cost > BATCH_BYTES - 256 * 1024
+        if chunk and (full or names + name_chars > _IMPORT_RECORD_CHARS):
+            yield chunk
+            chunk, size, names = [], 0, 0
+        chunk.append(entity)
+        size += cost
+        names += name_chars
+    if chunk:
+        yield chunk
+
+
+def _not_saved(
+    entities: dict[str, list[dict[str, Any]]], saved: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    done = {(item["setId"], item["resource"], item["name"]) for item in saved}
+    return [
+        {"setId": set_id, "resource": e["Resource"], "name": e["Name"]}
+        for set_id, set_entities in entities.items()
+        for e in set_entities
+        if (set_id, e["Resource"], e["Name"]) not in done
+    ]

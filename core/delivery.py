@@ -42,6 +42,9 @@ class DeliveryRequest:
     event_id: str
     payload: bytes
     target: DeliveryTarget
+    # Where the event came from, for the webhook's health and delivery log.
+    set_id: str = ""
+    event_type: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,6 +8,10 @@ are translated into them at the boundary where they happen.
 class DataManagerError(Exception):
     """Base of every error this service raises on purpose."""
 
+    def problem_fields(self) -> dict[str, object]:
+        """Extra members for the problem document that reports this error."""
+        return {}
+
 
 class SettingsError(DataManagerError):
     """The configuration cannot be used; raised at start, never per request."""
@@ -19,6 +23,9 @@ class InvalidInputError(DataManagerError):
     def __init__(self, detail: str, errors: list[dict[str, object]] | None = None) -> None:
         super().__init__(detail)
         self.errors = errors or []
+
+    def problem_fields(self) -> dict[str, object]:
+        return {"errors": self.errors}
 
 
 class NotFoundError(DataManagerError):
@@ -39,6 +46,21 @@ class UnprocessableError(DataManagerError):
 
 class StorageUnavailableError(DataManagerError):
     """Table Storage could not be reached or refused the operation (HTTP 503)."""
+
+
+class ImportIncompleteError(StorageUnavailableError):
+    """Storage failed part-way through an import; says which items were saved."""
+
+    def __init__(self, saved: list[dict[str, str]], not_saved: list[dict[str, str]]) -> None:
+        super().__init__(
+            f"storage failed during the import: {len(saved)} items saved, "
+            f"{len(not_saved)} not saved; repeat the import to save the rest"
+        )
+        self.saved = saved
+        self.not_saved = not_saved
+
+    def problem_fields(self) -> dict[str, object]:
+        return {"saved": self.saved, "notSaved": self.not_saved}
 
 
 class JobServiceClosedError(DataManagerError):

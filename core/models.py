@@ -119,6 +119,15 @@ class WebhookCreate(RequestModel):
     legacy_secret_header: bool = False
 
 
+class WebhookHealth(CamelModel):
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    consecutive_failures: int = 0
+    failing_since: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+
+
 class Webhook(CamelModel):
     id: str
     translations_set_id: str
@@ -128,9 +137,18 @@ class Webhook(CamelModel):
     active: bool
     legacy_secret_header: bool
     created_at: datetime
+    health: WebhookHealth = WebhookHealth()
 
     def subscribes_to(self, event_type: EventType) -> bool:
         return self.active and (not self.events or event_type in self.events)
+
+
+class WebhookUpdate(RequestModel):
+    """PATCH body: what may change on a registered webhook."""
+
+    active: bool | None = None
+    events: Annotated[list[EventType], Field(max_length=len(EventType))] | None = None
+    description: Description | None = None
 
 
 class WebhookWithSecret(Webhook):
@@ -155,6 +173,21 @@ class JobState(StrEnum):
 
 
 class AttemptRecord(CamelModel):
+    attempt: int
+    status_code: int | None
+    error_kind: str | None
+    error: str | None
+    duration_ms: int
+    at: datetime
+
+
+class DeliveryLogEntry(CamelModel):
+    """One attempt in a webhook's delivery log."""
+
+    job_id: str
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
     attempt: int
     status_code: int | None
     error_kind: str | None

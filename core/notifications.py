@@ -1,47 +1,73 @@
-"""The notification helper: turns a change in a set into at most one job."""
+"""The notifier: hands outbox records over to the job service as jobs.
+
+It runs right after a command (the fast path) and from the sweeper, which
+picks up records that were never handed over (a crash, a failed dispatch).
+Only records whose job was scheduled are removed from the outbox; the rest
+wait for the next sweep. Handing a record over twice is harmless: the job id
+is derived from the record and the job service creates each job once.
+"""
 
 import logging
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from core.delivery import DeliveryTarget
 from core.errors import DataManagerError
-from core.events import build_payload, new_event_id
-from core.jobs.model import NotificationJob, new_job_id
+from core.events import build_payload
+from core.jobs.model import NotificationJob
 from core.jobs.service import JobService
 from core.logs import log_event
 from core.models import EventType, Webhook
-from core.storage import WebhooksRepository
+from core.outbox import Notification, OutboxRecord, notifications
+from core.storage import Storage
 
 logger = logging.getLogger(__name__)
 
-Subscribers = Sequence[tuple[Webhook, str]]
+# A set's outbox marker is dropped only after this long without new records.
+MARKER_IDLE = timedelta(minutes=15)
 
 
 class Notifier:
-    def __init__(self, *, webhooks: WebhooksRepository, jobs: JobService) -> None:
-        self._webhooks = webhooks
+    def __init__(self, *, storage: Storage, jobs: JobService, sweep_grace: timedelta) -> None:
+        self._storage = storage
         self._jobs = jobs
+        self._grace = sweep_grace
 
-    async def subscribers(self, set_id: str) -> Subscribers:
-        """The set's webhooks with their secrets (load before deleting a set)."""
-        return await self._webhooks.list_with_secrets(set_id)
+    async def dispatch(self, set_id: str, records: list[OutboxRecord]) -> dict[str, str | None]:
+        """Hand the set's records over; maps each record id to its (first) job id.
 
-    async def notify(
-        self,
-        set_id: str,
-        event_type: EventType,
-        data: dict[str, Any],
-        *,
-        subscribers: Subscribers | None = None,
-    ) -> str | None:
-        """Schedule one job for the active webhooks subscribed to `event_type`.
-
-        Returns the job id, or None when nobody subscribes.
+        A record maps to None when no active webhook subscribes to its event.
         """
-        if subscribers is None:
-            subscribers = await self.subscribers(set_id)
+        subscribers = await self._storage.webhooks.list_with_secrets(set_id)
+        job_ids: dict[str, str | None] = {}
+        kept: set[str] = set()
+        for notification in notifications(records):
+            try:
+                job_id = await self._schedule(notification, subscribers)
+            except DataManagerError as exc:
+                # Its records stay in the outbox for the sweeper.
+                kept.update(record.id for record in notification.records)
+                log_event(
+                    logger,
+                    "outbox.dispatch_failed",
+                    level=logging.WARNING,
+                    set_id=set_id,
+                    job_id=notification.job_id,
+                    error=type(exc).__name__,
+                )
+                continue
+            for record in notification.records:
+                job_ids.setdefault(record.id, job_id)
+
+        done = [record for record in records if record.id not in kept]
+        await self._storage.outbox.remove(done)
+        if any(r.event_type is EventType.TRANSLATIONS_SET_DELETED for r in done):
+            await self._finish_set_deletion(set_id)
+
+        return job_ids
+
+    async def _schedule(
+        self, notification: Notification, subscribers: list[tuple[Webhook, str]]
+    ) -> str | None:
         targets = tuple(
             DeliveryTarget(
                 webhook_id=webhook.id,
@@ -50,51 +76,73 @@ class Notifier:
                 legacy_secret_header=webhook.legacy_secret_header,
             )
             for webhook, secret in subscribers
-            if webhook.subscribes_to(event_type)
+            if webhook.subscribes_to(notification.event_type)
         )
         if not targets:
-            log_event(logger, "job.skipped", set_id=set_id, event_type=event_type.value)
+            log_event(
+                logger,
+                "job.skipped",
+                set_id=notification.set_id,
+                event_type=notification.event_type.value,
+                reason="no active subscriber",
+            )
             return None
 
+        return await self._jobs.schedule(_job(notification, targets))
+
+    async def _finish_set_deletion(self, set_id: str) -> None:
+        """Remove what a deleted set left: translations, webhooks, its index row."""
+        await self._storage.translations.delete_all(set_id)
+        await self._storage.webhooks.delete_all(set_id)
+        await self._storage.sets.remove_from_index(set_id)
+        log_event(logger, "set.deleted", set_id=set_id)
+
+    async def redeliver(self, job_id: str) -> int:
+        """Ask the job service to send a job's failed deliveries again."""
+        return await self._jobs.redeliver(job_id)
+
+    async def sweep(self) -> int:
+        """Hand over every record older than the grace period; returns how many."""
         now = datetime.now(UTC)
-        event_id = new_event_id()
-        job = NotificationJob(
-            id=new_job_id(),
-            event_id=event_id,
-            event_type=event_type,
-            translations_set_id=set_id,
-            created_at=now,
-            payload=build_payload(
-                event_id=event_id,
-                event_type=event_type,
-                translations_set_id=set_id,
-                data=data,
-                occurred_at=now,
-            ),
-            targets=targets,
-        )
-
-        return await self._jobs.schedule(job)
-
-    async def notify_each(
-        self, event_type: EventType, changes: dict[str, dict[str, Any]]
-    ) -> dict[str, str | None]:
-        """Notify several sets; one set that fails to schedule does not stop the others."""
-        job_ids: dict[str, str | None] = {}
-        for set_id, data in changes.items():
+        swept = 0
+        for marker in await self._storage.outbox.marked_sets():
+            set_id = marker["RowKey"]
             try:
-                job_ids[set_id] = await self.notify(set_id, event_type, data)
+                records = await self._storage.outbox.pending(set_id, before=now - self._grace)
+                if records:
+                    await self.dispatch(set_id, records)
+                    swept += len(records)
+                else:
+                    await self._storage.outbox.unmark_if_idle(marker, MARKER_IDLE, now)
             except DataManagerError as exc:
-                # TODO: the outbox (issue 4) makes this recoverable; until then the
-                # change is saved but its notification is lost, and we say so.
                 log_event(
                     logger,
-                    "job.schedule_failed",
-                    level=logging.ERROR,
+                    "outbox.sweep_failed",
+                    level=logging.WARNING,
                     set_id=set_id,
-                    event_type=event_type.value,
                     error=type(exc).__name__,
                 )
-                job_ids[set_id] = None
+        if swept:
+            log_event(logger, "outbox.swept", records=swept)
 
-        return job_ids
+        return swept
+
+
+def _job(notification: Notification, targets: tuple[DeliveryTarget, ...]) -> NotificationJob:
+    """The job for a notification; the same bytes every time it is built."""
+    payload = build_payload(
+        event_id=notification.event_id,
+        event_type=notification.event_type,
+        translations_set_id=notification.set_id,
+        data=notification.data,
+        occurred_at=notification.occurred_at,
+    )
+    return NotificationJob(
+        id=notification.job_id,
+        event_id=notification.event_id,
+        event_type=notification.event_type,
+        translations_set_id=notification.set_id,
+        created_at=notification.occurred_at,
+        payload=payload,
+        targets=targets,
+    )

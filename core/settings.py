@@ -19,6 +19,8 @@ SETTING_NAMES: dict[str, str] = {
     "BackgroundJobs__UseDurableFunctions": "use_durable_functions",
     "BackgroundJobs__MaxConcurrentDeliveries": "max_concurrent_deliveries",
     "BackgroundJobs__ShutdownGraceSeconds": "shutdown_grace_seconds",
+    "BackgroundJobs__OutboxGraceSeconds": "outbox_grace_seconds",
+    "BackgroundJobs__OutboxSweepSeconds": "outbox_sweep_seconds",
     "AzureWebJobsStorage": "web_jobs_storage",
     "DataStorage": "data_storage",
     "Webhooks__MaxAttempts": "max_attempts",
@@ -49,6 +51,8 @@ class Settings(BaseModel):
     use_durable_functions: bool | None = None
     max_concurrent_deliveries: int = Field(default=64, ge=1, le=10_000)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
+    outbox_grace_seconds: float = Field(default=10.0, gt=0, le=3600)
+    outbox_sweep_seconds: float = Field(default=5.0, gt=0, le=3600)
     web_jobs_storage: SecretStr | None = None
     data_storage: SecretStr | None = None
     max_attempts: int = Field(default=3, ge=1, le=50)

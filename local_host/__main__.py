@@ -38,13 +38,15 @@ async def _runtime_context(_: web.Application) -> AsyncIterator[None]:
     deadline = asyncio.get_running_loop().time() + STORAGE_WAIT_SECONDS
     while True:
         try:
-            await get_runtime()
+            runtime = await get_runtime()
             break
         except StorageUnavailableError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             log_event(logger, "storage.waiting", level=logging.WARNING)
             await asyncio.sleep(1)
+    # The Functions host sweeps with a timer trigger; here a task does it.
+    runtime.start_sweeping()
     yield
     await close_runtime()
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.delivery import AttemptOutcome, DeliveryRequest, WebhookSender
+from core.health import EndpointHealth
 from core.logs import log_event, safe_url
 from core.models import DeliveryStatus
 from core.retry import RetryPolicy, Verdict
@@ -25,9 +26,17 @@ class AttemptResult:
 class DeliveryAttempts:
     """Sends an attempt with the shared sender, applies the policy, records it."""
 
-    def __init__(self, *, sender: WebhookSender, jobs: JobsRepository, policy: RetryPolicy) -> None:
+    def __init__(
+        self,
+        *,
+        sender: WebhookSender,
+        jobs: JobsRepository,
+        policy: RetryPolicy,
+        health: EndpointHealth | None = None,
+    ) -> None:
         self._sender = sender
         self._jobs = jobs
+        self._health = health
         self.policy = policy
 
     async def run(
@@ -51,6 +60,8 @@ class DeliveryAttempts:
         )
         await self._jobs.record_attempt(request, outcome, result.status, next_at)
         _log(request, result, next_at)
+        if result.status.is_final and self._health is not None:
+            await self._health.record(request, outcome)
 
         return result
 

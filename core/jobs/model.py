@@ -24,9 +24,25 @@ class NotificationJob:
 
     def request_for(self, target: DeliveryTarget) -> DeliveryRequest:
         return DeliveryRequest(
-            job_id=self.id, event_id=self.event_id, payload=self.payload, target=target
+            job_id=self.id,
+            event_id=self.event_id,
+            payload=self.payload,
+            target=target,
+            set_id=self.translations_set_id,
+            event_type=self.event_type.value,
         )
 
     @property
     def requests(self) -> list[DeliveryRequest]:
         return [self.request_for(target) for target in self.targets]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingDelivery:
+    """A delivery that is not final yet, as stored: where to pick it up again."""
+
+    request: DeliveryRequest
+    attempts: int
+    # The last attempt number this round of deliveries may use.
+    attempt_budget: int
+    next_attempt_at: datetime | None

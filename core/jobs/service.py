@@ -14,6 +14,10 @@ class JobService(Protocol):
         """Persist the job and start delivering it; returns the job id."""
         ...
 
+    async def redeliver(self, job_id: str) -> int:
+        """Send the job's failed deliveries again (same event id); returns how many."""
+        ...
+
     async def shutdown(self) -> None:
         """Stop taking work and give in-flight deliveries a bounded time to end."""
         ...

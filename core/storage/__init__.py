@@ -1,6 +1,7 @@
 """The repository layer: the only code that talks to azure-data-tables."""
 
 from core.storage.jobs import JobsRepository
+from core.storage.outbox import OutboxRepository
 from core.storage.sets import SetsRepository
 from core.storage.tables import TableStore
 from core.storage.translations import TranslationsRepository
@@ -8,6 +9,7 @@ from core.storage.webhooks import WebhooksRepository
 
 __all__ = [
     "JobsRepository",
+    "OutboxRepository",
     "SetsRepository",
     "Storage",
     "TableStore",
@@ -25,6 +27,7 @@ class Storage:
         self.translations = TranslationsRepository(store)
         self.webhooks = WebhooksRepository(store)
         self.jobs = JobsRepository(store)
+        self.outbox = OutboxRepository(store)
 
     @classmethod
     async def connect(cls, connection_string: str) -> "Storage":

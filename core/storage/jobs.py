@@ -2,18 +2,23 @@
 
 Row keys: `job` (the event and its payload), `delivery|<webhook>` (current
 state of one webhook's delivery), `attempt|<webhook>|<n>` (one attempt each).
+Partition `!active` lists the in-process jobs that are not finished, so they
+can be resumed after a restart. The `deliverylog` table keeps each webhook's
+attempts newest first, for its deliveries listing.
 """
 
+import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.data.tables import TableEntity, UpdateMode
 
 from core.delivery import AttemptOutcome, DeliveryRequest, DeliveryTarget
-from core.jobs.model import NotificationJob
+from core.jobs.model import NotificationJob, PendingDelivery
 from core.models import (
     AttemptRecord,
+    DeliveryLogEntry,
     DeliveryStatus,
     DeliveryView,
     EventType,
@@ -24,27 +29,67 @@ from core.storage.group_commit import GroupCommitter
 from core.storage.tables import Operation, TableStore
 
 TABLE = "jobs"
+LOG_TABLE = "deliverylog"
 HEADER_ROW = "job"
 DELIVERY_PREFIX = "delivery|"
 ATTEMPT_PREFIX = "attempt|"
+ACTIVE_PARTITION = "!active"
+CREATING, READY = "creating", "ready"
+DEFAULT_ATTEMPT_BUDGET = 3
+DEFAULT_CLAIM_TIMEOUT = timedelta(seconds=60)
+# Inverted timestamps sort newest first; this many digits outlast us all.
+_LOG_KEY_DIGITS = 15
+_LOG_KEY_MAX = 10**_LOG_KEY_DIGITS - 1
 
 
 class JobsRepository:
     def __init__(self, store: TableStore) -> None:
         self._store = store
         self._commits = GroupCommitter(store, TABLE)
+        self._log_commits = GroupCommitter(store, LOG_TABLE)
 
-    async def create(self, job: NotificationJob) -> None:
-        """Store the job with every delivery pending.
+    async def create(
+        self,
+        job: NotificationJob,
+        *,
+        max_attempts: int = DEFAULT_ATTEMPT_BUDGET,
+        resumable: bool = False,
+        claim_timeout: timedelta = DEFAULT_CLAIM_TIMEOUT,
+    ) -> bool:
+        """Store the job with every delivery pending; False when it already exists.
 
-        The header row goes last: a job whose header exists is complete, even
-        when its deliveries needed more than one transaction.
+        The header row is claimed first with an insert, which only one caller
+        wins, so a job handed over twice, even at once, is created once. A claim
+        left half-done by a crashed creator is taken over after `claim_timeout`.
         """
+        if not await self._claim(job, claim_timeout):
+            return False
+
+        if resumable:
+            await self._store.upsert(TABLE, {"PartitionKey": ACTIVE_PARTITION, "RowKey": job.id})
         deliveries: list[Operation] = [
-            ("upsert", _delivery_entity(job.id, target)) for target in job.targets
+            ("upsert", _delivery_entity(job.id, target, max_attempts)) for target in job.targets
         ]
-        await self._store.transact(TABLE, deliveries)
-        await self._store.upsert(TABLE, _header_entity(job))
+        await self._store.write_batches(TABLE, deliveries)
+        await self._store.upsert(
+            TABLE, {"PartitionKey": job.id, "RowKey": HEADER_ROW, "State": READY}, merge=True
+        )
+
+        return True
+
+    async def _claim(self, job: NotificationJob, claim_timeout: timedelta) -> bool:
+        if await self._store.insert(TABLE, _header_entity(job)):
+            return True
+
+        existing = await self._store.get(TABLE, job.id, HEADER_ROW)
+        if existing is None or existing.get("State") != CREATING:
+            return False
+        claimed_at: datetime | None = existing.metadata.get("timestamp")
+        if claimed_at is not None and datetime.now(UTC) - claimed_at < claim_timeout:
+            return False
+
+        # Touching the header with its ETag makes one taker win.
+        return await self._store.update_if_unchanged(TABLE, existing, {"State": CREATING})
 
     async def record_attempt(
         self,
@@ -58,9 +103,7 @@ class JobsRepository:
         Attempts of one job finishing together share transactions (group commit).
         """
         webhook_id = request.target.webhook_id
-        attempt_row = {
-            "PartitionKey": request.job_id,
-            "RowKey": f"{ATTEMPT_PREFIX}{webhook_id}|{outcome.attempt:04d}",
+        attempt_fields = {
             "Attempt": outcome.attempt,
             "StatusCode": outcome.status_code,
             "ErrorKind": outcome.error_kind,
@@ -78,12 +121,28 @@ class JobsRepository:
             "DeliveredAt": outcome.at if outcome.delivered else None,
             "NextAttemptAt": next_attempt_at,
         }
-        await self._commits.write(
+        attempt_row = {
+            "PartitionKey": request.job_id,
+            "RowKey": f"{ATTEMPT_PREFIX}{webhook_id}|{outcome.attempt:04d}",
+            **attempt_fields,
+        }
+        log_row = {
+            "PartitionKey": webhook_id,
+            "RowKey": _log_key(outcome.at, request.job_id, outcome.attempt),
+            "JobId": request.job_id,
+            "EventId": request.event_id,
+            "EventType": request.event_type,
+            "Status": status.value,
+            **attempt_fields,
+        }
+        job_write = self._commits.write(
             [
                 ("upsert", _without_nones(attempt_row)),
                 ("upsert", _nulls_as_empty(delivery_update), {"mode": UpdateMode.MERGE}),
             ]
         )
+        log_write = self._log_commits.write([("upsert", _without_nones(log_row))])
+        await asyncio.gather(job_write, log_write)
 
     async def get_view(self, job_id: str) -> JobView | None:
         """The job and every delivery's outcome, as the jobs API shows it."""
@@ -123,12 +182,77 @@ class JobsRepository:
         if header is None or delivery is None:
             return None
 
-        return DeliveryRequest(
-            job_id=job_id,
-            event_id=header["EventId"],
-            payload=bytes(header["Payload"]),
-            target=_target(webhook_id, delivery),
-        )
+        return _request(header, webhook_id, delivery)
+
+    async def active_jobs(self) -> list[str]:
+        """Ids of in-process jobs not known to be finished."""
+        return [entity["RowKey"] async for entity in self._store.partition(TABLE, ACTIVE_PARTITION)]
+
+    async def unfinished(self, job_id: str) -> list[PendingDelivery] | None:
+        """The job's deliveries that are not final; None while the job is not fully created."""
+        header: TableEntity | None = None
+        deliveries: list[TableEntity] = []
+        async for entity in self._store.partition(TABLE, job_id):
+            if entity["RowKey"] == HEADER_ROW:
+                header = entity
+            elif entity["RowKey"].startswith(DELIVERY_PREFIX):
+                deliveries.append(entity)
+        if header is None or header.get("State") != READY:
+            return None
+
+        return [
+            _pending(header, delivery)
+            for delivery in deliveries
+            if not DeliveryStatus(delivery["Status"]).is_final
+        ]
+
+    async def finish(self, job_id: str) -> None:
+        """The job needs no resuming any more."""
+        await self._store.delete(TABLE, ACTIVE_PARTITION, job_id)
+
+    async def reopen_failed(self, job_id: str, max_attempts: int) -> list[PendingDelivery]:
+        """Make the job's failed deliveries pending again, with a fresh attempt budget."""
+        header = await self._store.get(TABLE, job_id, HEADER_ROW)
+        if header is None:
+            return []
+        failed = [
+            entity
+            async for entity in self._store.partition(TABLE, job_id, prefix=DELIVERY_PREFIX)
+            if entity["Status"] == DeliveryStatus.FAILED.value
+        ]
+        if not failed:
+            return []
+
+        await self._store.upsert(TABLE, {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id})
+        reopened = [
+            {**entity, "Status": DeliveryStatus.PENDING.value, "NextAttemptAt": "",
+             "AttemptBudget": entity.get("Attempts", 0) + max_attempts}
+            for entity in failed
+        ]  # fmt: skip
+        await self._store.write_batches(TABLE, [("upsert", entity) for entity in reopened])
+
+        return [_pending(header, entity) for entity in reopened]
+
+    async def webhook_log(
+        self, webhook_id: str, *, limit: int, after: str | None
+    ) -> tuple[list[DeliveryLogEntry], str | None]:
+        """A page of the webhook's attempts, newest first, and the cursor for the next."""
+        query = "PartitionKey eq @pk" + (" and RowKey gt @after" if after else "")
+        parameters = {"pk": webhook_id, "after": after or ""}
+        page: list[TableEntity] = []
+        async for entity in self._store.query(LOG_TABLE, query, parameters):
+            page.append(entity)
+            if len(page) > limit:
+                break
+        more = len(page) > limit
+        page = page[:limit]
+
+        return [_log_entry(entity) for entity in page], page[-1]["RowKey"] if more else None
+
+
+def _log_key(at: datetime, job_id: str, attempt: int) -> str:
+    inverted = _LOG_KEY_MAX - int(at.timestamp() * 1000)
+    return f"{inverted:0{_LOG_KEY_DIGITS}d}|{job_id}|{attempt:04d}"
 
 
 def _header_entity(job: NotificationJob) -> dict[str, Any]:
@@ -141,10 +265,11 @@ def _header_entity(job: NotificationJob) -> dict[str, Any]:
         "CreatedAt": job.created_at,
         "Payload": job.payload,
         "DeliveryCount": len(job.targets),
+        "State": CREATING,
     }
 
 
-def _delivery_entity(job_id: str, target: DeliveryTarget) -> dict[str, Any]:
+def _delivery_entity(job_id: str, target: DeliveryTarget, max_attempts: int) -> dict[str, Any]:
     return {
         "PartitionKey": job_id,
         "RowKey": DELIVERY_PREFIX + target.webhook_id,
@@ -155,15 +280,35 @@ def _delivery_entity(job_id: str, target: DeliveryTarget) -> dict[str, Any]:
         "LegacySecretHeader": target.legacy_secret_header,
         "Status": DeliveryStatus.PENDING.value,
         "Attempts": 0,
+        "AttemptBudget": max_attempts,
     }
 
 
-def _target(webhook_id: str, delivery: TableEntity) -> DeliveryTarget:
-    return DeliveryTarget(
-        webhook_id=webhook_id,
-        url=delivery["Url"],
-        secrets=tuple(json.loads(delivery["Secrets"])),
-        legacy_secret_header=delivery.get("LegacySecretHeader", False),
+def _request(
+    header: TableEntity, webhook_id: str, delivery: TableEntity | dict[str, Any]
+) -> DeliveryRequest:
+    return DeliveryRequest(
+        job_id=header["PartitionKey"],
+        event_id=header["EventId"],
+        payload=bytes(header["Payload"]),
+        target=DeliveryTarget(
+            webhook_id=webhook_id,
+            url=delivery["Url"],
+            secrets=tuple(json.loads(delivery["Secrets"])),
+            legacy_secret_header=delivery.get("LegacySecretHeader", False),
+        ),
+        set_id=header["TranslationsSetId"],
+        event_type=header["EventType"],
+    )
+
+
+def _pending(header: TableEntity, delivery: TableEntity | dict[str, Any]) -> PendingDelivery:
+    webhook_id = delivery["RowKey"].removeprefix(DELIVERY_PREFIX)
+    return PendingDelivery(
+        request=_request(header, webhook_id, delivery),
+        attempts=delivery.get("Attempts", 0),
+        attempt_budget=delivery.get("AttemptBudget", 0),
+        next_attempt_at=delivery.get("NextAttemptAt") or None,
     )
 
 
@@ -185,6 +330,21 @@ def _delivery_view(
 
 def _attempt_record(entity: TableEntity) -> AttemptRecord:
     return AttemptRecord(
+        attempt=entity["Attempt"],
+        status_code=entity.get("StatusCode"),
+        error_kind=entity.get("ErrorKind"),
+        error=entity.get("Error"),
+        duration_ms=entity["DurationMs"],
+        at=entity["At"],
+    )
+
+
+def _log_entry(entity: TableEntity) -> DeliveryLogEntry:
+    return DeliveryLogEntry(
+        job_id=entity["JobId"],
+        event_id=entity["EventId"],
+        event_type=entity.get("EventType", ""),
+        status=DeliveryStatus(entity["Status"]),
         attempt=entity["Attempt"],
         status_code=entity.get("StatusCode"),
         error_kind=entity.get("ErrorKind"),

@@ -1,13 +1,16 @@
 """The Table Storage connection, its tables, and the mapping of its errors."""
 
+import json
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
     ResourceExistsError,
+    ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import TableEntity, UpdateMode
@@ -15,9 +18,12 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from core.errors import SettingsError, StorageUnavailableError
 
-TABLES = ("translationsets", "translations", "webhooks", "jobs")
-# Azure refuses transactions of more than 100 operations (Azurite does not).
+TABLES = ("translationsets", "translations", "webhooks", "jobs", "outbox", "deliverylog")
+# Azure refuses transactions of more than 100 operations or 4 MiB (Azurite does not).
 MAX_TRANSACTION_OPERATIONS = 100
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
+# What batching aims for, leaving room for the request's own framing.
+BATCH_BYTES = 3 * 1024 * 1024
 
 Entity = dict[str, Any]
 Operation = tuple[str, Entity] | tuple[str, Entity, Mapping[str, Any]]
@@ -28,7 +34,7 @@ def storage_errors(action: str) -> Iterator[None]:
     """Turn azure-core failures other than not-found/exists into our own error."""
     try:
         yield
-    except (ResourceNotFoundError, ResourceExistsError):
+    except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
         raise
     except (HttpResponseError, AzureError) as exc:
         raise StorageUnavailableError(f"table storage failed to {action}") from exc
@@ -40,6 +46,9 @@ class TableStore:
     def __init__(self, service: TableServiceClient) -> None:
         self._service = service
         self._tables = {name: service.get_table_client(name) for name in TABLES}
+        # What was submitted, so tests and benchmarks can check the limits held.
+        self.transactions = 0
+        self.largest_transaction = 0
 
     @classmethod
     async def connect(cls, connection_string: str) -> "TableStore":
@@ -89,8 +98,40 @@ class TableStore:
         return True
 
     async def delete(self, table: str, partition: str, row: str) -> None:
+        """Delete the entity; deleting one that does not exist is not an error."""
         with storage_errors("delete"):
             await self.table(table).delete_entity(partition, row)
+
+    async def delete_if_unchanged(self, table: str, entity: TableEntity) -> bool:
+        """Delete only if nobody wrote the entity since it was read (ETag match)."""
+        with storage_errors("delete"):
+            try:
+                await self.table(table).delete_entity(
+                    entity["PartitionKey"],
+                    entity["RowKey"],
+                    etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False
+
+        return True
+
+    async def update_if_unchanged(self, table: str, entity: TableEntity, changes: Entity) -> bool:
+        """Merge `changes` only if nobody wrote the entity since it was read (ETag match)."""
+        updated = {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"], **changes}
+        with storage_errors("write"):
+            try:
+                await self.table(table).update_entity(
+                    updated,
+                    mode=UpdateMode.MERGE,
+                    etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False
+
+        return True
 
     async def query(
         self, table: str, query_filter: str, parameters: dict[str, Any] | None = None
@@ -114,11 +155,49 @@ class TableStore:
             yield entity
 
     async def transact(self, table: str, operations: Sequence[Operation]) -> None:
-        """Run operations of one partition in transactions of at most 100."""
-        partitions = {operation[1]["PartitionKey"] for operation in operations}
-        if len(partitions) > 1:
-            raise ValueError("a transaction spans exactly one partition")
-        for start in range(0, len(operations), MAX_TRANSACTION_OPERATIONS):
-            chunk = operations[start : start + MAX_TRANSACTION_OPERATIONS]
-            with storage_errors("write a batch"):
-                await self.table(table).submit_transaction(chunk)
+        """Run operations atomically: one entity-group transaction.
+
+        Azure refuses more than 100 operations, more than one partition or more
+        than 4 MiB in one transaction; Azurite does not, so we check here.
+        """
+        check_transaction(operations)
+        self.transactions += 1
+        self.largest_transaction = max(self.largest_transaction, len(operations))
+        with storage_errors("write a transaction"):
+            await self.table(table).submit_transaction(operations)
+
+    async def write_batches(self, table: str, operations: Sequence[Operation]) -> None:
+        """Run operations of one partition in as many transactions as they need."""
+        for batch in batches(operations):
+            await self.transact(table, batch)
+
+
+def entity_size(entity: Mapping[str, Any]) -> int:
+    """A generous estimate of an entity's size on the wire (UTF-16 strings)."""
+    return 2 * len(json.dumps(entity, default=str, ensure_ascii=False)) + 64
+
+
+def check_transaction(operations: Sequence[Operation]) -> None:
+    if not operations:
+        raise ValueError("a transaction needs at least one operation")
+    if len(operations) > MAX_TRANSACTION_OPERATIONS:
+        raise ValueError(f"{len(operations)} operations; a transaction holds at most 100")
+    if len({operation[1]["PartitionKey"] for operation in operations}) > 1:
+        raise ValueError("a transaction spans exactly one partition")
+    if sum(entity_size(operation[1]) for operation in operations) > MAX_TRANSACTION_BYTES:
+        raise ValueError("a transaction holds at most 4 MiB")
+
+
+def batches(operations: Sequence[Operation]) -> Iterator[list[Operation]]:
+    """Split into runs that each fit one transaction (count and size)."""
+    batch: list[Operation] = []
+    size = 0
+    for operation in operations:
+        cost = entity_size(operation[1])
+        if batch and (len(batch) == MAX_TRANSACTION_OPERATIONS or size + cost > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(operation)
+        size += cost
+    if batch:
+        yield batch

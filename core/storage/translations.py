@@ -13,7 +13,7 @@ from azure.data.tables import TableEntity
 from core.errors import PayloadTooLargeError
 from core.keys import compound_key
 from core.models import Translation
-from core.storage.tables import TableStore
+from core.storage.tables import Operation, TableStore
 
 TABLE = "translations"
 # Code points per chunk: 16,000 of them are at most 32,000 UTF-16 units (64 KiB).
@@ -51,6 +51,26 @@ class TranslationsRepository:
 
         return entity
 
+    @staticmethod
+    def upsert_operation(entity: dict[str, Any]) -> Operation:
+        return ("upsert", entity)
+
+    @staticmethod
+    def delete_operation(set_id: str, resource: str, name: str) -> Operation:
+        row = ROW_PREFIX + compound_key(resource, name)
+        return ("delete", {"PartitionKey": set_id, "RowKey": row})
+
+    async def commit(self, operations: list[Operation]) -> None:
+        """One atomic transaction in a set's partition: a change and its outbox record."""
+        await self._store.transact(TABLE, operations)
+
+    async def exists(self, set_id: str, resource: str, name: str) -> bool:
+        row = ROW_PREFIX + compound_key(resource, name)
+        return await self._store.get(TABLE, set_id, row) is not None
+
+    async def count(self, set_id: str) -> int:
+        return len([e async for e in self._store.partition(TABLE, set_id, prefix=ROW_PREFIX)])
+
     async def save(
         self, set_id: str, resource: str, name: str, values: dict[str, str], now: datetime
     ) -> Translation:
@@ -61,7 +81,7 @@ class TranslationsRepository:
 
     async def save_many(self, set_id: str, entities: list[dict[str, Any]]) -> None:
         """Upsert entities of one set in transactions of at most 100."""
-        await self._store.transact(TABLE, [("upsert", entity) for entity in entities])
+        await self._store.write_batches(TABLE, [("upsert", entity) for entity in entities])
 
     async def get(self, set_id: str, resource: str, name: str) -> Translation | None:
         entity = await self._store.get(TABLE, set_id, ROW_PREFIX + compound_key(resource, name))
@@ -90,13 +110,13 @@ class TranslationsRepository:
         return True
 
     async def delete_all(self, set_id: str) -> int:
-        """Remove every entity of the set's partition; returns how many."""
+        """Remove every entity of the set's partition (a deleted set's remains)."""
         keys = [
             ("delete", {"PartitionKey": set_id, "RowKey": entity["RowKey"]})
             async for entity in self._store.partition(TABLE, set_id)
         ]
         if keys:
-            await self._store.transact(TABLE, keys)
+            await self._store.write_batches(TABLE, keys)
 
         return len(keys)
 

@@ -1,13 +1,27 @@
 """Webhook registrations: one entity per webhook in its set's partition."""
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from azure.data.tables import TableEntity
 
-from core.models import EventType, Webhook
+from core.models import EventType, Webhook, WebhookHealth
 from core.storage.tables import TableStore
 
 TABLE = "webhooks"
+# From the current health to the new one, and whether to disable the webhook now.
+HealthChange = Callable[[WebhookHealth], tuple[WebhookHealth, bool]]
+# Optimistic updates of health retry this often when deliveries race.
+HEALTH_UPDATE_TRIES = 5
+_HEALTH_FIELDS = {
+    "last_success_at": "LastSuccessAt",
+    "last_failure_at": "LastFailureAt",
+    "consecutive_failures": "ConsecutiveFailures",
+    "failing_since": "FailingSince",
+    "disabled_at": "DisabledAt",
+    "disabled_reason": "DisabledReason",
+}
 
 
 class WebhooksRepository:
@@ -19,7 +33,7 @@ class WebhooksRepository:
             "PartitionKey": webhook.translations_set_id,
             "RowKey": webhook.id,
             "Url": webhook.url,
-            "Events": json.dumps(webhook.events) if webhook.events else "",
+            "Events": _events(webhook.events),
             "Description": webhook.description,
             "Active": webhook.active,
             "LegacySecretHeader": webhook.legacy_secret_header,
@@ -43,6 +57,59 @@ class WebhooksRepository:
         entity = await self._store.get(TABLE, set_id, webhook_id)
         return _to_model(entity) if entity else None
 
+    async def get_with_secret(self, set_id: str, webhook_id: str) -> tuple[Webhook, str] | None:
+        entity = await self._store.get(TABLE, set_id, webhook_id)
+        return (_to_model(entity), entity["Secret"]) if entity else None
+
+    async def update(
+        self,
+        set_id: str,
+        webhook_id: str,
+        *,
+        active: bool | None = None,
+        events: list[EventType] | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Change settings; enabling a webhook also clears its failure record."""
+        changes: dict[str, Any] = {}
+        if events is not None:
+            changes["Events"] = _events(events)
+        if description is not None:
+            changes["Description"] = description
+        if active is not None:
+            changes["Active"] = active
+        if active:
+            changes |= {
+                "ConsecutiveFailures": 0,
+                "FailingSince": "",
+                "DisabledAt": "",
+                "DisabledReason": "",
+            }
+        if changes:
+            entity = {"PartitionKey": set_id, "RowKey": webhook_id, **changes}
+            await self._store.upsert(TABLE, entity, merge=True)
+
+    async def update_health(
+        self, set_id: str, webhook_id: str, change: HealthChange
+    ) -> WebhookHealth | None:
+        """Apply `change` to the stored health, retrying when deliveries race."""
+        for _ in range(HEALTH_UPDATE_TRIES):
+            entity = await self._store.get(TABLE, set_id, webhook_id)
+            if entity is None:
+                return None
+            current = _health(entity)
+            updated, disable = change(current)
+            fields = {
+                column: "" if getattr(updated, field) is None else getattr(updated, field)
+                for field, column in _HEALTH_FIELDS.items()
+            }
+            if disable:
+                fields["Active"] = False
+            if await self._store.update_if_unchanged(TABLE, entity, fields):
+                return updated
+
+        return None
+
     async def delete(self, set_id: str, webhook_id: str) -> None:
         await self._store.delete(TABLE, set_id, webhook_id)
 
@@ -52,7 +119,17 @@ class WebhooksRepository:
             async for entity in self._store.partition(TABLE, set_id)
         ]
         if operations:
-            await self._store.transact(TABLE, operations)
+            await self._store.write_batches(TABLE, operations)
+
+
+def _events(events: list[EventType] | None) -> str:
+    return json.dumps([event.value for event in events]) if events else ""
+
+
+def _health(entity: TableEntity) -> WebhookHealth:
+    values = {field: entity.get(column) or None for field, column in _HEALTH_FIELDS.items()}
+    values["consecutive_failures"] = entity.get("ConsecutiveFailures") or 0
+    return WebhookHealth(**values)
 
 
 def _to_model(entity: TableEntity) -> Webhook:
@@ -66,4 +143,5 @@ def _to_model(entity: TableEntity) -> Webhook:
         active=entity.get("Active", True),
         legacy_secret_header=entity.get("LegacySecretHeader", False),
         created_at=entity["CreatedAt"],
+        health=_health(entity),
     )

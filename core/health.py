@@ -1,0 +1,72 @@
+"""Endpoint health: a webhook that keeps failing, or is gone, is disabled.
+
+Each final delivery outcome updates the webhook's record: a success clears the
+failure streak; a failure extends it. A webhook failing continuously for
+`Webhooks__DisableAfterHours`, or answering 410 Gone, is disabled with the
+reason and time recorded; disabled webhooks receive nothing until re-enabled.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from http import HTTPStatus
+
+from core.delivery import AttemptOutcome, DeliveryRequest
+from core.logs import log_event, safe_url
+from core.models import WebhookHealth
+from core.storage import WebhooksRepository
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EndpointHealth:
+    webhooks: WebhooksRepository
+    disable_after: timedelta
+
+    async def record(self, request: DeliveryRequest, outcome: AttemptOutcome) -> None:
+        """Fold one final outcome into the webhook's health."""
+        if not request.set_id:
+            return
+        webhook_id = request.target.webhook_id
+
+        def change(current: WebhookHealth) -> tuple[WebhookHealth, bool]:
+            return self._next(current, outcome)
+
+        updated = await self.webhooks.update_health(request.set_id, webhook_id, change)
+        if updated is not None and updated.disabled_at == outcome.at:
+            log_event(
+                logger,
+                "webhook.disabled",
+                level=logging.WARNING,
+                set_id=request.set_id,
+                webhook_id=webhook_id,
+                url=safe_url(request.target.url),
+                reason=updated.disabled_reason,
+            )
+
+    def _next(self, current: WebhookHealth, outcome: AttemptOutcome) -> tuple[WebhookHealth, bool]:
+        if outcome.delivered:
+            return WebhookHealth(
+                last_success_at=outcome.at, last_failure_at=current.last_failure_at
+            ), False
+
+        failing_since = current.failing_since or outcome.at
+        reason = None
+        if outcome.status_code == HTTPStatus.GONE:
+            reason = "the receiver answered 410 Gone"
+        elif outcome.at - failing_since >= self.disable_after:
+            reason = f"deliveries failed continuously since {failing_since.isoformat()}"
+        if current.disabled_at is not None:
+            reason = None  # already disabled; keep the first reason
+
+        updated = current.model_copy(
+            update={
+                "last_failure_at": outcome.at,
+                "consecutive_failures": current.consecutive_failures + 1,
+                "failing_since": failing_since,
+                "disabled_at": outcome.at if reason else current.disabled_at,
+                "disabled_reason": reason or current.disabled_reason,
+            }
+        )
+        return updated, reason is not None
