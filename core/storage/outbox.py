@@ -4,6 +4,7 @@ Beside them, the `outbox` table marks which sets may hold pending records, so
 the sweeper looks at those partitions only instead of scanning every set.
 """
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,13 +50,14 @@ class OutboxRepository:
         return [r for r in records if before is None or r.occurred_at < before]
 
     async def remove(self, records: list[OutboxRecord]) -> None:
-        """Delete handed-over records (all of one set)."""
-        operations: list[Operation] = [
-            ("delete", {"PartitionKey": record.set_id, "RowKey": ROW_PREFIX + record.id})
-            for record in records
-        ]
-        if operations:
-            await self._store.write_batches(DATA_TABLE, operations)
+        """Delete handed-over records.
+
+        One by one, not batched: a concurrent hand-over of the same record may
+        have deleted it already, and that must not fail the others.
+        """
+        await asyncio.gather(
+            *(self._store.delete(DATA_TABLE, r.set_id, ROW_PREFIX + r.id) for r in records)
+        )
 
     async def marked_sets(self) -> list[TableEntity]:
         return [entity async for entity in self._store.partition(MARKER_TABLE, MARKER_PARTITION)]

@@ -1,0 +1,198 @@
+"""Redelivery, ping, delivery listing and endpoint health, end to end over HTTP."""
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+
+from core.delivery import AttemptOutcome, DeliveryRequest, DeliveryTarget
+from core.health import EndpointHealth
+from core.models import Webhook
+from core.storage import Storage
+from tests.support.receiver import Receiver
+
+TRANSLATION = {"resource": "r", "name": "n", "values": {"en": "x"}}
+
+
+def _set(api: httpx.Client, tag: str) -> str:
+    response = api.post("/translation-sets", json={"id": f"wh-{tag}", "name": "webhooks"})
+    assert response.status_code == 201
+    return f"wh-{tag}"
+
+
+def _register(api: httpx.Client, set_id: str, url: str) -> dict[str, Any]:
+    response = api.post(f"/translation-sets/{set_id}/webhooks", json={"url": url})
+    assert response.status_code == 201
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def _completed(api: httpx.Client, job_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = api.get(f"/jobs/{job_id}").json()
+        if job["status"] == "completed":
+            return job
+        time.sleep(0.05)
+    raise TimeoutError(job_id)
+
+
+def _webhook(api: httpx.Client, set_id: str, webhook_id: str) -> dict[str, Any]:
+    items = api.get(f"/translation-sets/{set_id}/webhooks").json()["items"]
+    (found,) = [item for item in items if item["id"] == webhook_id]
+    return dict(found)
+
+
+def test_redeliver_resends_failed_deliveries_with_the_same_event_id(
+    api: httpx.Client, receiver: Receiver, tag: str
+) -> None:
+    """Three failures exhaust the attempts; a redelivery's next attempt succeeds."""
+    set_id = _set(api, tag)
+    _register(api, set_id, receiver.url(f"fail/3/{tag}"))
+    job_id = api.put(f"/translation-sets/{set_id}/translations", json=TRANSLATION).json()["jobId"]
+    failed = _completed(api, job_id)
+
+    response = api.post(f"/jobs/{job_id}/redeliver")
+    time.sleep(0.2)
+    redelivered = _completed(api, job_id)
+
+    assert failed["deliveries"][0]["status"] == "failed"
+    assert response.status_code == 202
+    assert response.json() == {"jobId": job_id, "redelivering": 1}
+    (delivery,) = redelivered["deliveries"]
+    assert (delivery["status"], delivery["attempts"]) == ("delivered", 4)
+    ids = {received.headers["webhook-id"] for received in receiver.received(f"fail/3/{tag}")}
+    assert ids == {f"evt_{job_id}"}
+    assert api.post("/jobs/0123456789abcdef/redeliver").status_code == 404
+
+
+def test_ping_sends_a_verifiable_ping_and_answers_its_outcome(
+    api: httpx.Client, receiver: Receiver, tag: str
+) -> None:
+    """The outcome comes back in the response; the receiver gets `webhook.ping`."""
+    set_id = _set(api, tag)
+    webhook = _register(api, set_id, receiver.url(f"ok/{tag}"))
+
+    response = api.post(f"/translation-sets/{set_id}/webhooks/{webhook['id']}/ping")
+    (received,) = receiver.received(f"ok/{tag}")
+
+    assert response.status_code == 200
+    assert response.json()["delivered"] is True
+    assert response.json()["statusCode"] == 200
+    headers = {key.lower(): value for key, value in received.headers.items()}
+    event = StandardWebhook(webhook["secret"]).verify(received.body, headers)
+    assert event["type"] == "webhook.ping"
+    assert api.post(f"/translation-sets/{set_id}/webhooks/nope/ping").status_code == 404
+
+
+def test_deliveries_are_listed_newest_first_in_pages(
+    api: httpx.Client, receiver: Receiver, tag: str
+) -> None:
+    """Three saves, pages of two: newest first, then the rest, then no cursor."""
+    set_id = _set(api, tag)
+    webhook = _register(api, set_id, receiver.url(f"ok/{tag}"))
+    job_ids = []
+    for index in range(3):
+        body = {**TRANSLATION, "name": f"n{index}"}
+        job_ids.append(
+            api.put(f"/translation-sets/{set_id}/translations", json=body).json()["jobId"]
+        )
+        _completed(api, job_ids[-1])
+        time.sleep(0.01)
+    path = f"/translation-sets/{set_id}/webhooks/{webhook['id']}/deliveries"
+
+    first = api.get(path, params={"limit": 2}).json()
+    second = api.get(path, params={"limit": 2, "cursor": first["nextCursor"]}).json()
+
+    assert [item["jobId"] for item in first["items"] + second["items"]] == job_ids[::-1]
+    assert second["nextCursor"] is None
+    assert first["items"][0]["status"] == "delivered"
+    assert first["items"][0]["eventType"] == "translation.saved"
+    assert api.get(path, params={"limit": 0}).status_code == 400
+    assert api.get(path, params={"cursor": "not-ours"}).status_code == 400
+
+
+def test_a_410_disables_the_webhook_until_it_is_enabled_again(
+    api: httpx.Client, receiver: Receiver, tag: str
+) -> None:
+    """Gone means disabled: nothing more is sent until PATCH re-enables it."""
+    set_id = _set(api, tag)
+    webhook = _register(api, set_id, receiver.url(f"status/410/{tag}"))
+    path = f"/translation-sets/{set_id}/translations"
+
+    job = _completed(api, api.put(path, json=TRANSLATION).json()["jobId"])
+    disabled = _webhook(api, set_id, webhook["id"])
+    while_disabled = api.put(path, json={**TRANSLATION, "name": "later"}).json()
+    enabled = api.patch(
+        f"/translation-sets/{set_id}/webhooks/{webhook['id']}", json={"active": True}
+    )
+
+    assert job["deliveries"][0]["attempts"] == 1
+    assert disabled["active"] is False
+    assert "410" in disabled["health"]["disabledReason"]
+    assert disabled["health"]["consecutiveFailures"] == 1
+    assert while_disabled["jobId"] is None
+    assert len(receiver.received(f"status/410/{tag}")) == 1
+    assert enabled.status_code == 200
+    assert enabled.json()["active"] is True
+    assert enabled.json()["health"]["disabledReason"] is None
+    assert enabled.json()["health"]["consecutiveFailures"] == 0
+
+
+def test_enable_endpoint_and_bad_patches(api: httpx.Client, receiver: Receiver, tag: str) -> None:
+    """POST .../enable works like PATCH; unknown fields and ids are refused."""
+    set_id = _set(api, tag)
+    webhook = _register(api, set_id, receiver.url(f"ok/{tag}"))
+    path = f"/translation-sets/{set_id}/webhooks/{webhook['id']}"
+
+    paused = api.patch(path, json={"active": False, "description": "paused"})
+    enabled = api.post(f"{path}/enable")
+
+    assert (paused.json()["active"], paused.json()["description"]) == (False, "paused")
+    assert enabled.json()["active"] is True
+    assert api.patch(path, json={"secret": "x"}).status_code == 400
+    assert api.patch(f"/translation-sets/{set_id}/webhooks/nope", json={}).status_code == 404
+
+
+async def test_continuous_failure_for_the_configured_hours_disables(
+    storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """Failures spread over more than DisableAfterHours disable; a success in between resets."""
+    set_id = f"health-{tag}"
+    webhook = Webhook(
+        id=f"wh{tag}",
+        translations_set_id=set_id,
+        url=receiver.url("ok"),
+        events=None,
+        description="",
+        active=True,
+        legacy_secret_header=False,
+        created_at=datetime.now(UTC),
+    )
+    await storage.webhooks.create(webhook, "whsec_AAAA")
+    health = EndpointHealth(webhooks=storage.webhooks, disable_after=timedelta(hours=72))
+    target = DeliveryTarget(webhook_id=webhook.id, url=webhook.url, secrets=("whsec_AAAA",))
+    request = DeliveryRequest(job_id="j", event_id="e", payload=b"{}", target=target, set_id=set_id)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def failure(hours: float) -> AttemptOutcome:
+        return AttemptOutcome(
+            attempt=1, at=start + timedelta(hours=hours), duration_ms=1, status_code=500
+        )
+
+    await health.record(request, failure(0))
+    await health.record(request, failure(71))
+    still_active = await storage.webhooks.get(set_id, webhook.id)
+    await health.record(request, failure(72))
+    disabled = await storage.webhooks.get(set_id, webhook.id)
+
+    assert still_active is not None
+    assert still_active.active is True
+    assert still_active.health.consecutive_failures == 2
+    assert disabled is not None
+    assert disabled.active is False
+    assert disabled.health.failing_since == start
+    assert disabled.health.disabled_reason is not None
+    assert "continuously" in disabled.health.disabled_reason
