@@ -27,6 +27,7 @@ from core.models import EventType
 from core.retry import RetryPolicy
 from core.signing import generate_secret
 from core.storage import Storage
+from core.url_policy import UrlPolicy
 from local_host.azurite import free_port, running_azurite, wait_for_port
 
 CONCURRENCY = 64
@@ -73,7 +74,7 @@ async def _bare_rate(url: str, payload: bytes, count: int) -> float:
 
 
 async def _service_rate(storage: Storage, url: str, webhooks: int) -> float:
-    sender = WebhookSender(timeout_seconds=10)
+    sender = WebhookSender(timeout_seconds=10, url_policy=UrlPolicy(allow_private_networks=True))
     policy = RetryPolicy(max_attempts=3, first_interval=2, max_retry_after=60)
     service = InProcessJobService(
         jobs=storage.jobs,

@@ -43,6 +43,7 @@ from core.outbox import OutboxRecord, job_id_for, new_record
 from core.signing import generate_secret
 from core.storage import Storage
 from core.storage.tables import BATCH_BYTES, MAX_TRANSACTION_OPERATIONS, Operation, entity_size
+from core.url_policy import UrlPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +72,18 @@ class SetImport:
 class Commands:
     """Everything the HTTP API can ask of the domain."""
 
-    def __init__(self, *, storage: Storage, notifier: Notifier, attempts: DeliveryAttempts) -> None:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        notifier: Notifier,
+        attempts: DeliveryAttempts,
+        url_policy: UrlPolicy,
+    ) -> None:
         self._storage = storage
         self._notifier = notifier
         self._attempts = attempts
+        self._url_policy = url_policy
 
     # Translations sets
 
@@ -240,6 +249,7 @@ class Commands:
         await self.get_set(set_id)
         if len(await self._storage.webhooks.in_set(set_id)) >= MAX_WEBHOOKS_PER_SET:
             raise UnprocessableError(f"a set holds at most {MAX_WEBHOOKS_PER_SET} webhooks")
+        await self._url_policy.check(str(body.url))
 
         webhook = Webhook(
             id=uuid.uuid4().hex,

@@ -3,9 +3,12 @@ service uses, in-process or durable.
 """
 
 import asyncio
+import functools
+import ipaddress
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -14,6 +17,7 @@ from httpx_aiohttp import AiohttpTransport
 from core.logs import safe_url
 from core.retry import parse_retry_after
 from core.signing import signature_header
+from core.url_policy import AddressRefusedError, GuardedResolver, UrlPolicy, UrlRefusedError
 
 USER_AGENT = "DataManager-Webhooks/0.1"
 # Receivers answer with whatever they like; we never read more than we report.
@@ -67,12 +71,20 @@ class AttemptOutcome:
 class WebhookSender:
     """Owns the shared, pooled HTTP client and sends single attempts with it."""
 
-    def __init__(self, *, timeout_seconds: float, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        url_policy: UrlPolicy,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self._deadline = timeout_seconds
+        self._policy = url_policy
         self._client = client or httpx.AsyncClient(
             # httpx's API over aiohttp's connection handling, several times
-            # faster than httpx's own pool at hundreds of concurrent requests.
-            transport=AiohttpTransport(client=_session),
+            # faster than httpx's own pool at hundreds of concurrent requests;
+            # aiohttp's resolver hook is where the URL policy checks addresses.
+            transport=AiohttpTransport(client=functools.partial(_session, url_policy)),
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
             follow_redirects=False,
             trust_env=False,
@@ -87,6 +99,10 @@ class WebhookSender:
         clock = time.perf_counter()
         headers = self._headers(request, int(started_at.timestamp()))
         try:
+            await self._check_url(request.target.url)
+        except (UrlRefusedError, AddressRefusedError) as exc:
+            return self._failure(attempt, started_at, clock, "refused_url", str(exc))
+        try:
             # The overall deadline also covers receivers that drip bytes slowly
             # enough to keep every per-read timeout happy.
             async with asyncio.timeout(self._deadline):
@@ -95,7 +111,9 @@ class WebhookSender:
             return self._failure(attempt, started_at, clock, "timeout", "no answer in time")
         except httpx.TransportError as exc:
             kind = _transport_error_kind(exc)
-            return self._failure(attempt, started_at, clock, kind, _describe(exc))
+            refused = _refused_address(exc)
+            error = str(refused) if refused is not None else _describe(exc)
+            return self._failure(attempt, started_at, clock, kind, error)
 
         return AttemptOutcome(
             attempt=attempt,
@@ -106,6 +124,13 @@ class WebhookSender:
             error=_status_error(status, location),
             retry_after=parse_retry_after(retry_after),
         )
+
+    async def _check_url(self, url: str) -> None:
+        """What the resolver hook cannot see: the scheme, and hosts given as addresses."""
+        self._policy.check_form(url)
+        host = urlsplit(url).hostname or ""
+        if _is_address(host):
+            await self._policy.addresses(host, 0)
 
     async def _post(
         self, request: DeliveryRequest, headers: dict[str, str]
@@ -152,10 +177,22 @@ class WebhookSender:
         )
 
 
-def _session() -> aiohttp.ClientSession:
+def _session(policy: UrlPolicy) -> aiohttp.ClientSession:
     """The pooled session under the transport, created on first use in the running loop."""
-    connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=MAX_CONNECTIONS_PER_HOST)
+    connector = aiohttp.TCPConnector(
+        limit=MAX_CONNECTIONS,
+        limit_per_host=MAX_CONNECTIONS_PER_HOST,
+        resolver=GuardedResolver(policy),
+    )
     return aiohttp.ClientSession(connector=connector, trust_env=False)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _transport_error_kind(exc: httpx.TransportError) -> str:
@@ -165,6 +202,8 @@ def _transport_error_kind(exc: httpx.TransportError) -> str:
     so a refused connection would otherwise read as a timeout.
     """
     cause = exc.__cause__ or exc
+    if _refused_address(cause) is not None:
+        return "refused_url"
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return "invalid_url"
     if isinstance(cause, TimeoutError | httpx.TimeoutException):
@@ -173,6 +212,17 @@ def _transport_error_kind(exc: httpx.TransportError) -> str:
         return "connect_error"
 
     return "network_error"
+
+
+def _refused_address(error: BaseException) -> AddressRefusedError | None:
+    """The policy's refusal, if that is what a connection error comes down to."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, AddressRefusedError):
+            return seen
+        inner = getattr(seen, "os_error", None)
+        seen = inner if isinstance(inner, BaseException) and inner is not seen else seen.__cause__
+    return None
 
 
 def _elapsed_ms(clock: float) -> int:

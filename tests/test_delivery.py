@@ -12,12 +12,13 @@ from core.delivery import DeliveryRequest, DeliveryTarget, WebhookSender
 from core.events import build_payload
 from core.models import EventType
 from core.signing import generate_secret
+from core.url_policy import UrlPolicy
 from tests.support.receiver import Receiver
 
 
 @pytest.fixture
 async def sender() -> AsyncIterator[WebhookSender]:
-    created = WebhookSender(timeout_seconds=1.5)
+    created = WebhookSender(timeout_seconds=1.5, url_policy=UrlPolicy(allow_private_networks=True))
     yield created
     await created.aclose()
 

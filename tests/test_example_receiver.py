@@ -11,6 +11,7 @@ from core.delivery import DeliveryRequest, DeliveryTarget, WebhookSender
 from core.events import build_payload
 from core.models import EventType
 from core.signing import generate_secret
+from core.url_policy import UrlPolicy
 from local_host.azurite import PROJECT_ROOT, free_port, wait_for_port
 
 SECRET = generate_secret()
@@ -49,7 +50,7 @@ async def test_example_receiver_accepts_ours_and_rejects_a_wrong_secret(
 ) -> None:
     """204 and a VERIFIED line for a real delivery; 401 for one signed with another secret."""
     url, process = example_receiver
-    sender = WebhookSender(timeout_seconds=5)
+    sender = WebhookSender(timeout_seconds=5, url_policy=UrlPolicy(allow_private_networks=True))
 
     genuine = await sender.send(_request(url, SECRET), attempt=1)
     forged = await sender.send(_request(url, generate_secret()), attempt=1)

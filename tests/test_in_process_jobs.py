@@ -17,6 +17,7 @@ from core.models import DeliveryStatus, EventType, JobState
 from core.retry import RetryPolicy
 from core.signing import generate_secret
 from core.storage import Storage
+from core.url_policy import UrlPolicy
 from tests.support.receiver import Receiver
 
 MAX_ATTEMPTS = 3
@@ -24,7 +25,7 @@ MAX_ATTEMPTS = 3
 
 @pytest.fixture
 async def service(storage: Storage) -> AsyncIterator[InProcessJobService]:
-    sender = WebhookSender(timeout_seconds=1.0)
+    sender = WebhookSender(timeout_seconds=1.0, url_policy=UrlPolicy(allow_private_networks=True))
     policy = RetryPolicy(max_attempts=MAX_ATTEMPTS, first_interval=0.05, max_retry_after=0.2)
     created = InProcessJobService(
         jobs=storage.jobs,

@@ -28,7 +28,10 @@ from core.outbox import new_record
 from core.retry import RetryPolicy
 from core.storage import Storage
 from core.storage.tables import check_transaction
+from core.url_policy import UrlPolicy
 from tests.support.receiver import Receiver
+
+LOOPBACK = UrlPolicy(allow_private_networks=True)
 
 
 class FailsOnce:
@@ -63,7 +66,7 @@ class World:
 
 @pytest.fixture
 async def world(storage: Storage) -> AsyncIterator[World]:
-    sender = WebhookSender(timeout_seconds=2)
+    sender = WebhookSender(timeout_seconds=2, url_policy=LOOPBACK)
     attempts = DeliveryAttempts(
         sender=sender,
         jobs=storage.jobs,
@@ -74,7 +77,10 @@ async def world(storage: Storage) -> AsyncIterator[World]:
     )
     notifier = Notifier(storage=storage, jobs=service, sweep_grace=timedelta(0))
     yield World(
-        storage, service, notifier, Commands(storage=storage, notifier=notifier, attempts=attempts)
+        storage,
+        service,
+        notifier,
+        Commands(storage=storage, notifier=notifier, attempts=attempts, url_policy=LOOPBACK),
     )
     await service.shutdown()
     await sender.aclose()
@@ -98,7 +104,12 @@ async def test_a_failure_between_write_and_dispatch_is_recovered_by_the_sweeper(
     await _set_with_webhooks(world, set_id, receiver.url(f"ok/{tag}"))
     flaky = FailsOnce(world.service)
     notifier = Notifier(storage=world.storage, jobs=flaky, sweep_grace=timedelta(0))
-    commands = Commands(storage=world.storage, notifier=notifier, attempts=world.commands._attempts)
+    commands = Commands(
+        storage=world.storage,
+        notifier=notifier,
+        attempts=world.commands._attempts,
+        url_policy=LOOPBACK,
+    )
     body = TranslationSave(resource="r", name="n", values={"en": "x"})
 
     _, job_id = await commands.save_translation(set_id, body)
