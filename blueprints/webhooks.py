@@ -105,3 +105,19 @@ async def list_webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
     )
 
     return json_response({"items": [dump(item) for item in items], "nextCursor": cursor})
+
+
+@bp.route(
+    route="translation-sets/{setId}/webhooks/{webhookId}/rotate-secret",
+    methods=["POST"],
+    auth_level=func.AuthLevel.ADMIN,
+)
+@handles_errors
+async def rotate_webhook_secret(req: func.HttpRequest) -> func.HttpResponse:
+    runtime = await get_runtime()
+    set_id, webhook_id = req.route_params["setId"], req.route_params["webhookId"]
+
+    secret = await runtime.commands.rotate_secret(set_id, webhook_id)
+
+    grace = runtime.settings.secret_rotation_grace_hours
+    return json_response({"id": webhook_id, "secret": secret, "previousSecretValidHours": grace})

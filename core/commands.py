@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.delivery import AttemptOutcome, DeliveryTarget
@@ -54,6 +54,7 @@ _CURSOR_PATTERN = re.compile(r"\d{15}\|[0-9a-f]{1,64}\|\d{4}")
 # list of names must fit one 64 KiB property.
 _IMPORT_CHUNK_ITEMS = MAX_TRANSACTION_OPERATIONS - 1
 _IMPORT_RECORD_CHARS = 30_000
+DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 
 
 def _require_id(kind: str, value: str) -> None:
@@ -79,11 +80,13 @@ class Commands:
         notifier: Notifier,
         attempts: DeliveryAttempts,
         url_policy: UrlPolicy,
+        rotation_grace: timedelta = DEFAULT_ROTATION_GRACE,
     ) -> None:
         self._storage = storage
         self._notifier = notifier
         self._attempts = attempts
         self._url_policy = url_policy
+        self._rotation_grace = rotation_grace
 
     # Translations sets
 
@@ -296,16 +299,34 @@ class Commands:
     async def ping_webhook(self, set_id: str, webhook_id: str) -> tuple[str, AttemptOutcome]:
         """Send a `webhook.ping` now, once, and answer its outcome."""
         await self.get_webhook(set_id, webhook_id)
-        found = await self._storage.webhooks.get_with_secret(set_id, webhook_id)
+        found = await self._storage.webhooks.get_with_secrets(set_id, webhook_id)
         if found is None:
             raise NotFoundError(f"webhook {webhook_id!r} not found in set {set_id!r}")
-        webhook, secret = found
+        webhook, secrets = found
 
-        job = ping_job(webhook, secret)
+        job = ping_job(webhook, secrets)
         await self._storage.jobs.create(job, max_attempts=1)
         result = await self._attempts.run(job.requests[0], 1, last=True)
 
         return job.id, result.outcome
+
+    async def rotate_secret(self, set_id: str, webhook_id: str) -> str:
+        """A new signing secret, returned this once; the old one signs too for the grace period."""
+        await self.get_webhook(set_id, webhook_id)
+        secret = generate_secret()
+        if not await self._storage.webhooks.rotate(
+            set_id, webhook_id, secret, self._rotation_grace
+        ):
+            raise NotFoundError(f"webhook {webhook_id!r} not found in set {set_id!r}")
+        log_event(
+            logger,
+            "webhook.secret_rotated",
+            set_id=set_id,
+            webhook_id=webhook_id,
+            grace_hours=self._rotation_grace.total_seconds() / 3600,
+        )
+
+        return secret
 
     async def webhook_deliveries(
         self, set_id: str, webhook_id: str, *, limit: int, cursor: str | None
@@ -337,7 +358,7 @@ class Commands:
         return await self._notifier.redeliver(job_id)
 
 
-def ping_job(webhook: Webhook, secret: str) -> NotificationJob:
+def ping_job(webhook: Webhook, secrets: tuple[str, ...]) -> NotificationJob:
     """A one-delivery job carrying a `webhook.ping` event."""
     job_id = uuid.uuid4().hex
     event_id, now = "evt_" + job_id, datetime.now(UTC)
@@ -351,7 +372,7 @@ def ping_job(webhook: Webhook, secret: str) -> NotificationJob:
     target = DeliveryTarget(
         webhook_id=webhook.id,
         url=webhook.url,
-        secrets=(secret,),
+        secrets=secrets,
         legacy_secret_header=webhook.legacy_secret_header,
     )
     return NotificationJob(

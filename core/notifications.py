@@ -66,16 +66,16 @@ class Notifier:
         return job_ids
 
     async def _schedule(
-        self, notification: Notification, subscribers: list[tuple[Webhook, str]]
+        self, notification: Notification, subscribers: list[tuple[Webhook, tuple[str, ...]]]
     ) -> str | None:
         targets = tuple(
             DeliveryTarget(
                 webhook_id=webhook.id,
                 url=webhook.url,
-                secrets=(secret,),
+                secrets=secrets,
                 legacy_secret_header=webhook.legacy_secret_header,
             )
-            for webhook, secret in subscribers
+            for webhook, secrets in subscribers
             if webhook.subscribes_to(notification.event_type)
         )
         if not targets:

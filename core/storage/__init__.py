@@ -1,5 +1,6 @@
 """The repository layer: the only code that talks to azure-data-tables."""
 
+from core.secret_box import SecretBox
 from core.storage.jobs import JobsRepository
 from core.storage.outbox import OutboxRepository
 from core.storage.sets import SetsRepository
@@ -21,17 +22,20 @@ __all__ = [
 class Storage:
     """All repositories over one Table Storage account."""
 
-    def __init__(self, store: TableStore) -> None:
+    def __init__(self, store: TableStore, secret_box: SecretBox | None = None) -> None:
+        box = secret_box or SecretBox()
         self.store = store
         self.sets = SetsRepository(store)
         self.translations = TranslationsRepository(store)
-        self.webhooks = WebhooksRepository(store)
-        self.jobs = JobsRepository(store)
+        self.webhooks = WebhooksRepository(store, box)
+        self.jobs = JobsRepository(store, box)
         self.outbox = OutboxRepository(store)
 
     @classmethod
-    async def connect(cls, connection_string: str) -> "Storage":
-        return cls(await TableStore.connect(connection_string))
+    async def connect(
+        cls, connection_string: str, secret_box: SecretBox | None = None
+    ) -> "Storage":
+        return cls(await TableStore.connect(connection_string), secret_box)
 
     async def aclose(self) -> None:
         await self.store.aclose()

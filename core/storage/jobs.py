@@ -25,6 +25,7 @@ from core.models import (
     JobState,
     JobView,
 )
+from core.secret_box import SecretBox
 from core.storage.group_commit import GroupCommitter
 from core.storage.tables import Operation, TableStore
 
@@ -43,8 +44,9 @@ _LOG_KEY_MAX = 10**_LOG_KEY_DIGITS - 1
 
 
 class JobsRepository:
-    def __init__(self, store: TableStore) -> None:
+    def __init__(self, store: TableStore, secret_box: SecretBox) -> None:
         self._store = store
+        self._box = secret_box
         self._commits = GroupCommitter(store, TABLE)
         self._log_commits = GroupCommitter(store, LOG_TABLE)
 
@@ -68,7 +70,8 @@ class JobsRepository:
         if resumable:
             await self._store.upsert(TABLE, {"PartitionKey": ACTIVE_PARTITION, "RowKey": job.id})
         deliveries: list[Operation] = [
-            ("upsert", _delivery_entity(job.id, target, max_attempts)) for target in job.targets
+            ("upsert", _delivery_entity(job.id, target, max_attempts, self._box))
+            for target in job.targets
         ]
         await self._store.write_batches(TABLE, deliveries)
         await self._store.upsert(
@@ -182,7 +185,7 @@ class JobsRepository:
         if header is None or delivery is None:
             return None
 
-        return _request(header, webhook_id, delivery)
+        return _request(header, webhook_id, delivery, self._box)
 
     async def active_jobs(self) -> list[str]:
         """Ids of in-process jobs not known to be finished."""
@@ -201,7 +204,7 @@ class JobsRepository:
             return None
 
         return [
-            _pending(header, delivery)
+            _pending(header, delivery, self._box)
             for delivery in deliveries
             if not DeliveryStatus(delivery["Status"]).is_final
         ]
@@ -231,7 +234,7 @@ class JobsRepository:
         ]  # fmt: skip
         await self._store.write_batches(TABLE, [("upsert", entity) for entity in reopened])
 
-        return [_pending(header, entity) for entity in reopened]
+        return [_pending(header, entity, self._box) for entity in reopened]
 
     async def webhook_log(
         self, webhook_id: str, *, limit: int, after: str | None
@@ -269,14 +272,16 @@ def _header_entity(job: NotificationJob) -> dict[str, Any]:
     }
 
 
-def _delivery_entity(job_id: str, target: DeliveryTarget, max_attempts: int) -> dict[str, Any]:
+def _delivery_entity(
+    job_id: str, target: DeliveryTarget, max_attempts: int, box: SecretBox
+) -> dict[str, Any]:
     return {
         "PartitionKey": job_id,
         "RowKey": DELIVERY_PREFIX + target.webhook_id,
         "Url": target.url,
         # The job keeps its own copy of the signing secrets so that deliveries
         # outlive the webhook (a deleted set still announces its deletion).
-        "Secrets": json.dumps(list(target.secrets)),
+        "Secrets": json.dumps([box.seal(secret) for secret in target.secrets]),
         "LegacySecretHeader": target.legacy_secret_header,
         "Status": DeliveryStatus.PENDING.value,
         "Attempts": 0,
@@ -285,7 +290,7 @@ def _delivery_entity(job_id: str, target: DeliveryTarget, max_attempts: int) -> 
 
 
 def _request(
-    header: TableEntity, webhook_id: str, delivery: TableEntity | dict[str, Any]
+    header: TableEntity, webhook_id: str, delivery: TableEntity | dict[str, Any], box: SecretBox
 ) -> DeliveryRequest:
     return DeliveryRequest(
         job_id=header["PartitionKey"],
@@ -294,7 +299,7 @@ def _request(
         target=DeliveryTarget(
             webhook_id=webhook_id,
             url=delivery["Url"],
-            secrets=tuple(json.loads(delivery["Secrets"])),
+            secrets=tuple(box.open(secret) for secret in json.loads(delivery["Secrets"])),
             legacy_secret_header=delivery.get("LegacySecretHeader", False),
         ),
         set_id=header["TranslationsSetId"],
@@ -302,10 +307,12 @@ def _request(
     )
 
 
-def _pending(header: TableEntity, delivery: TableEntity | dict[str, Any]) -> PendingDelivery:
+def _pending(
+    header: TableEntity, delivery: TableEntity | dict[str, Any], box: SecretBox
+) -> PendingDelivery:
     webhook_id = delivery["RowKey"].removeprefix(DELIVERY_PREFIX)
     return PendingDelivery(
-        request=_request(header, webhook_id, delivery),
+        request=_request(header, webhook_id, delivery, box),
         attempts=delivery.get("Attempts", 0),
         attempt_budget=delivery.get("AttemptBudget", 0),
         next_attempt_at=delivery.get("NextAttemptAt") or None,

@@ -2,11 +2,13 @@
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.data.tables import TableEntity
 
 from core.models import EventType, Webhook, WebhookHealth
+from core.secret_box import SecretBox
 from core.storage.tables import TableStore
 
 TABLE = "webhooks"
@@ -25,8 +27,9 @@ _HEALTH_FIELDS = {
 
 
 class WebhooksRepository:
-    def __init__(self, store: TableStore) -> None:
+    def __init__(self, store: TableStore, secret_box: SecretBox) -> None:
         self._store = store
+        self._box = secret_box
 
     async def create(self, webhook: Webhook, secret: str) -> None:
         entity = {
@@ -38,7 +41,7 @@ class WebhooksRepository:
             "Active": webhook.active,
             "LegacySecretHeader": webhook.legacy_secret_header,
             "CreatedAt": webhook.created_at,
-            "Secret": secret,
+            "Secret": self._box.seal(secret),
         }
         await self._store.insert(TABLE, entity)
 
@@ -46,20 +49,47 @@ class WebhooksRepository:
         found = [_to_model(entity) async for entity in self._store.partition(TABLE, set_id)]
         return sorted(found, key=lambda webhook: (webhook.created_at, webhook.id))
 
-    async def list_with_secrets(self, set_id: str) -> list[tuple[Webhook, str]]:
-        """Webhooks and their signing secrets, for building deliveries only."""
+    async def list_with_secrets(self, set_id: str) -> list[tuple[Webhook, tuple[str, ...]]]:
+        """Webhooks and the secrets they are signed with now, for building deliveries only."""
+        now = datetime.now(UTC)
         return [
-            (_to_model(entity), entity["Secret"])
+            (_to_model(entity), self._secrets(entity, now))
             async for entity in self._store.partition(TABLE, set_id)
         ]
+
+    def _secrets(self, entity: TableEntity, now: datetime) -> tuple[str, ...]:
+        """The current secret, then the previous one while its grace period lasts."""
+        current = self._box.open(entity["Secret"])
+        previous, until = entity.get("PreviousSecret"), entity.get("PreviousSecretUntil")
+        if previous and until and now < until:
+            return current, self._box.open(previous)
+        return (current,)
+
+    async def rotate(self, set_id: str, webhook_id: str, new_secret: str, grace: timedelta) -> bool:
+        """Make `new_secret` current; the old one keeps signing for `grace`."""
+        entity = await self._store.get(TABLE, set_id, webhook_id)
+        if entity is None:
+            return False
+        changes = {
+            "Secret": self._box.seal(new_secret),
+            "PreviousSecret": self._box.seal(self._box.open(entity["Secret"])),
+            "PreviousSecretUntil": datetime.now(UTC) + grace,
+        }
+        await self._store.upsert(
+            TABLE, {"PartitionKey": set_id, "RowKey": webhook_id, **changes}, merge=True
+        )
+
+        return True
 
     async def get(self, set_id: str, webhook_id: str) -> Webhook | None:
         entity = await self._store.get(TABLE, set_id, webhook_id)
         return _to_model(entity) if entity else None
 
-    async def get_with_secret(self, set_id: str, webhook_id: str) -> tuple[Webhook, str] | None:
+    async def get_with_secrets(
+        self, set_id: str, webhook_id: str
+    ) -> tuple[Webhook, tuple[str, ...]] | None:
         entity = await self._store.get(TABLE, set_id, webhook_id)
-        return (_to_model(entity), entity["Secret"]) if entity else None
+        return (_to_model(entity), self._secrets(entity, datetime.now(UTC))) if entity else None
 
     async def update(
         self,
