@@ -30,6 +30,8 @@ def local_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> It
     log = tmp_path_factory.mktemp("local-host") / "local_host.log"
     with running_local_host(azurite.connection_string, str(log)) as host:
         yield host
+    # Every end-to-end test ran against this host: none may have put a secret in its log.
+    assert "whsec_" not in host.logs()
 
 
 @pytest.fixture
