@@ -2,6 +2,7 @@
 
 import azure.functions as func
 
+from blueprints.durable_client import durable_client
 from blueprints.http import handles_errors, json_response
 from core.runtime import get_runtime
 
@@ -9,6 +10,7 @@ bp = func.Blueprint()
 
 
 @bp.route(route="jobs/{jobId}", methods=["GET"])
+@durable_client(bp)
 @handles_errors
 async def get_job(req: func.HttpRequest) -> func.HttpResponse:
     runtime = await get_runtime()

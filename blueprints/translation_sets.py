@@ -4,6 +4,7 @@ from http import HTTPStatus
 
 import azure.functions as func
 
+from blueprints.durable_client import durable_client
 from blueprints.http import dump, handles_errors, json_response, parse_body
 from core.models import TranslationSetCreate
 from core.runtime import get_runtime
@@ -43,6 +44,7 @@ async def get_translation_set(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="translation-sets/{setId}", methods=["DELETE"])
+@durable_client(bp)
 @handles_errors
 async def delete_translation_set(req: func.HttpRequest) -> func.HttpResponse:
     runtime = await get_runtime()

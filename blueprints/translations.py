@@ -2,6 +2,7 @@
 
 import azure.functions as func
 
+from blueprints.durable_client import durable_client
 from blueprints.http import dump, handles_errors, json_response, parse_body, required_param
 from core.models import ImportRequest, TranslationSave
 from core.runtime import get_runtime
@@ -10,6 +11,7 @@ bp = func.Blueprint()
 
 
 @bp.route(route="translation-sets/{setId}/translations", methods=["PUT"])
+@durable_client(bp)
 @handles_errors
 async def save_translation(req: func.HttpRequest) -> func.HttpResponse:
     body = parse_body(req, TranslationSave)
@@ -32,6 +34,7 @@ async def list_translations(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="translation-sets/{setId}/translations", methods=["DELETE"])
+@durable_client(bp)
 @handles_errors
 async def delete_translation(req: func.HttpRequest) -> func.HttpResponse:
     resource = required_param(req, "resource")
@@ -44,6 +47,7 @@ async def delete_translation(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="translations/import", methods=["POST"])
+@durable_client(bp)
 @handles_errors
 async def import_translations(req: func.HttpRequest) -> func.HttpResponse:
     body = parse_body(req, ImportRequest)

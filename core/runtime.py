@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from core.commands import Commands
 from core.delivery import WebhookSender
 from core.jobs.attempts import DeliveryAttempts
+from core.jobs.durable import DurableJobService
 from core.jobs.in_process import InProcessJobService
+from core.jobs.selection import Backend, select_backend
 from core.jobs.service import JobService
 from core.logs import log_event
+from core.models import JobView
 from core.notifications import Notifier
 from core.retry import RetryPolicy
 from core.settings import Settings
@@ -34,20 +37,20 @@ class Runtime:
     @classmethod
     async def create(cls, settings: Settings, *, jobs: JobService | None = None) -> "Runtime":
         """Connect to storage and build the job service the settings select."""
+        backend = select_backend(settings)
         storage = await Storage.connect(settings.data_connection_string)
         sender = WebhookSender(timeout_seconds=settings.timeout_seconds)
         attempts = DeliveryAttempts(
             sender=sender, jobs=storage.jobs, policy=RetryPolicy.from_settings(settings)
         )
         if jobs is None:
-            jobs = InProcessJobService(
-                jobs=storage.jobs,
-                attempts=attempts,
-                max_concurrent_deliveries=settings.max_concurrent_deliveries,
-                shutdown_grace_seconds=settings.shutdown_grace_seconds,
-            )
+            jobs = _job_service(backend, settings, storage, attempts)
         notifier = Notifier(webhooks=storage.webhooks, jobs=jobs)
-        commands = Commands(storage=storage, notifier=notifier)
+        commands = (
+            DurableCommands(storage=storage, notifier=notifier, durable=jobs)
+            if isinstance(jobs, DurableJobService)
+            else Commands(storage=storage, notifier=notifier)
+        )
 
         return cls(settings, storage, sender, attempts, jobs, commands)
 
@@ -55,6 +58,34 @@ class Runtime:
         await self.jobs.shutdown()
         await self.sender.aclose()
         await self.storage.aclose()
+
+
+def _job_service(
+    backend: Backend, settings: Settings, storage: Storage, attempts: DeliveryAttempts
+) -> JobService:
+    if backend is Backend.DURABLE:
+        return DurableJobService(jobs=storage.jobs, settings=settings)
+
+    return InProcessJobService(
+        jobs=storage.jobs,
+        attempts=attempts,
+        max_concurrent_deliveries=settings.max_concurrent_deliveries,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+
+
+class DurableCommands(Commands):
+    """Commands whose job views also carry the orchestration's runtime status."""
+
+    def __init__(self, *, storage: Storage, notifier: Notifier, durable: DurableJobService) -> None:
+        super().__init__(storage=storage, notifier=notifier)
+        self._durable = durable
+
+    async def get_job(self, job_id: str) -> JobView:
+        view = await super().get_job(job_id)
+        runtime_status = await self._durable.runtime_status(job_id)
+
+        return view.model_copy(update={"runtime_status": runtime_status})
 
 
 _runtime: Runtime | None = None

@@ -1,0 +1,101 @@
+"""What `send_webhook_activity` does: one attempt of one delivery, as the orchestrator asks.
+
+It runs the same DeliveryAttempts step as the in-process service, so the bytes,
+headers, signature, timeout, retry verdict and stored record are identical in
+both modes. It raises for a failure worth retrying within the round, so the
+durable retry policy schedules the next attempt, and returns every other
+outcome, so that no delivery ever fails the orchestration's fan-out.
+
+Attempt numbers come from the delivery's stored attempt count: durable retries
+re-run the activity with the same input, so only storage knows how many
+attempts were made. The orchestrator says which attempt ends the round.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from core.errors import DataManagerError
+from core.jobs.attempts import DeliveryAttempts
+from core.logs import log_event
+from core.models import DeliveryStatus
+from core.orchestration import DeliveryOutcome, SendRequest
+from core.storage import JobsRepository, TableStore
+from core.storage.jobs import DELIVERY_PREFIX, TABLE
+
+logger = logging.getLogger(__name__)
+
+
+class RetryableDeliveryError(DataManagerError):
+    """An attempt failed in a way worth retrying; raised so the durable retry policy applies."""
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    status: DeliveryStatus
+    attempts: int
+    status_code: int | None
+    error: str | None
+
+
+async def stored_delivery(store: TableStore, job_id: str, webhook_id: str) -> StoredDelivery | None:
+    """The delivery's current state as recorded, read with one point query."""
+    entity = await store.get(TABLE, job_id, DELIVERY_PREFIX + webhook_id)
+    if entity is None:
+        return None
+
+    return StoredDelivery(
+        status=DeliveryStatus(entity["Status"]),
+        attempts=entity.get("Attempts", 0),
+        status_code=entity.get("LastStatusCode") or None,
+        error=entity.get("LastError") or None,
+    )
+
+
+async def send_webhook(
+    request: SendRequest, *, jobs: JobsRepository, store: TableStore, attempts: DeliveryAttempts
+) -> DeliveryOutcome:
+    """Make the next attempt of one delivery; raise RetryableDeliveryError to be retried."""
+    state = await stored_delivery(store, request.job_id, request.webhook_id)
+    delivery = await jobs.load_request(request.job_id, request.webhook_id)
+    if state is None or delivery is None:
+        log_event(
+            logger,
+            "webhook.delivery_missing",
+            level=logging.ERROR,
+            job_id=request.job_id,
+            webhook_id=request.webhook_id,
+        )
+        return DeliveryOutcome(
+            webhook_id=request.webhook_id,
+            status=DeliveryStatus.FAILED,
+            attempts=0,
+            error="the job or its delivery is not in storage",
+        )
+    if state.status.is_final:
+        # A re-run of an activity whose result was lost: the receiver has its answer.
+        return _outcome(request, state.status, state.attempts, state.status_code, state.error)
+
+    attempt = state.attempts + 1
+    ends_round = attempt >= request.last_attempt
+    result = await attempts.run(delivery, attempt, last=request.final_round and ends_round)
+    sent = result.outcome
+    if result.status is DeliveryStatus.RETRYING and not ends_round:
+        raise RetryableDeliveryError(f"attempt {attempt} failed: {sent.error or sent.error_kind}")
+
+    return _outcome(request, result.status, attempt, sent.status_code, sent.error)
+
+
+def _outcome(
+    request: SendRequest,
+    status: DeliveryStatus,
+    attempts: int,
+    status_code: int | None,
+    error: str | None,
+) -> DeliveryOutcome:
+    return DeliveryOutcome(
+        webhook_id=request.webhook_id,
+        status=status,
+        attempts=attempts,
+        status_code=status_code,
+        error=error,
+    )
