@@ -58,19 +58,16 @@ async def send_webhook(
     state = await stored_delivery(store, request.job_id, request.webhook_id)
     delivery = await jobs.load_request(request.job_id, request.webhook_id)
     if state is None or delivery is None:
+        # Only a job still being created by a racing hand-over lacks its rows;
+        # the retry policy waits for them, and the tail after it.
         log_event(
             logger,
             "webhook.delivery_missing",
-            level=logging.ERROR,
+            level=logging.WARNING,
             job_id=request.job_id,
             webhook_id=request.webhook_id,
         )
-        return DeliveryOutcome(
-            webhook_id=request.webhook_id,
-            status=DeliveryStatus.FAILED,
-            attempts=0,
-            error="the job or its delivery is not in storage",
-        )
+        raise RetryableDeliveryError("the delivery is not in storage (yet)")
     if state.status.is_final:
         # A re-run of an activity whose result was lost: the receiver has its answer.
         return _outcome(request, state.status, state.attempts, state.status_code, state.error)
