@@ -148,6 +148,30 @@ async def test_a_webhook_whose_activity_fails_every_attempt_does_not_hide_the_ot
     assert activity.attempts_of("wh00000") == [0]
 
 
+async def test_a_task_that_fails_early_does_not_cut_the_round_short(
+    handles: dict[str, Handle],
+) -> None:
+    """One attempt each; wh00000's activity fails before the others answer. The round
+    still waits for them, and only then is the tail's timer scheduled."""
+    instance = Instance(
+        handles, ORCHESTRATOR_NAME, "job1", _job(3, max_attempts=1, window_hours=0.25)
+    )
+    activity = ScriptedActivity({"wh00000": "crash"})
+    instance.start()
+
+    await instance.episode(instance.pending[:1], activity)  # wh00000 fails
+    state = await instance.episode(instance.pending[-1:], activity)  # its retry timer fires
+
+    assert not [a for a in state["actions"][0] if a["actionType"] == Action.CREATE_TIMER]
+    output = await instance.run(activity, batch=1)
+    assert [(o["status"], o["attempts"]) for o in output["outcomes"]] == [
+        ("failed", 0),
+        ("delivered", 1),
+        ("delivered", 1),
+    ]
+    assert activity.attempts_of("wh00001") == [0]
+
+
 async def test_a_receiver_that_stays_down_gets_the_retry_tail_and_then_fails(
     handles: dict[str, Handle],
 ) -> None:
