@@ -336,7 +336,7 @@ class Commands:
         if cursor is not None and not _CURSOR_PATTERN.fullmatch(cursor):
             raise InvalidInputError("the cursor is not one this API handed out")
 
-        return await self._storage.jobs.webhook_log(webhook_id, limit=limit, after=cursor)
+        return await self._storage.jobs.webhook_log(set_id, webhook_id, limit=limit, after=cursor)
 
     async def delete_webhook(self, set_id: str, webhook_id: str) -> None:
         await self.get_webhook(set_id, webhook_id)

@@ -7,8 +7,8 @@ reason and time recorded; disabled webhooks receive nothing until re-enabled.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http import HTTPStatus
 
 from core.delivery import AttemptOutcome, DeliveryRequest
@@ -19,16 +19,30 @@ from core.storage import WebhooksRepository
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+# A healthy webhook's `lastSuccessAt` is refreshed at most this often, so a
+# fan-out of successes does not cost a read and a write per delivery.
+SUCCESS_REFRESH = timedelta(minutes=1)
+
+
+@dataclass
 class EndpointHealth:
     webhooks: WebhooksRepository
     disable_after: timedelta
+    # (set, webhook) -> when a success with a clean record was last written.
+    _healthy_since: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
     async def record(self, request: DeliveryRequest, outcome: AttemptOutcome) -> None:
         """Fold one final outcome into the webhook's health."""
         if not request.set_id:
             return
         webhook_id = request.target.webhook_id
+        key = (request.set_id, webhook_id)
+        if outcome.delivered:
+            if not self._recently_healthy(key, outcome.at):
+                await self.webhooks.record_success(request.set_id, webhook_id, outcome.at)
+                self._healthy_since[key] = outcome.at
+            return
+        self._healthy_since.pop(key, None)
 
         def change(current: WebhookHealth) -> tuple[WebhookHealth, bool]:
             return self._next(current, outcome)
@@ -44,6 +58,10 @@ class EndpointHealth:
                 url=safe_url(request.target.url),
                 reason=updated.disabled_reason,
             )
+
+    def _recently_healthy(self, key: tuple[str, str], at: datetime) -> bool:
+        written = self._healthy_since.get(key)
+        return written is not None and at - written < SUCCESS_REFRESH
 
     def _next(self, current: WebhookHealth, outcome: AttemptOutcome) -> tuple[WebhookHealth, bool]:
         if outcome.delivered:

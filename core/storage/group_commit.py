@@ -4,7 +4,8 @@ Deliveries of one job record their attempts in the job's partition. Hundreds
 of them finish at about the same time; instead of one round trip each, their
 writes are packed into entity-group transactions of up to 100 operations.
 Every caller still waits until its own writes are committed, so a recorded
-attempt is as durable as with a write of its own.
+attempt is as durable as with a write of its own. When a batch fails, its
+units are retried one by one, so one bad unit fails only its own caller.
 """
 
 import asyncio
@@ -68,14 +69,26 @@ class GroupCommitter:
         operations = [operation for unit in batch for operation in unit.operations]
         try:
             await self._store.transact(self._table, operations)
-        except BaseException as exc:
-            # Every waiting caller learns of the failure, even on cancellation.
-            for unit in batch:
-                if not unit.done.done():
-                    unit.done.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0], exc)
+                return
+            # One bad unit fails the whole transaction; alone, the others succeed.
+            await asyncio.gather(*(self._commit([unit]) for unit in batch))
             return
+        except BaseException as exc:
+            # Cancelled: every waiting caller learns of it, then it goes on up.
+            for unit in batch:
+                _settle(unit, exc)
+            raise
         for unit in batch:
-            if not unit.done.done():
-                unit.done.set_result(None)
+            _settle(unit, None)
+
+
+def _settle(unit: _Unit, error: BaseException | None) -> None:
+    if unit.done.done():
+        return
+    if error is None:
+        unit.done.set_result(None)
+    else:
+        unit.done.set_exception(error)

@@ -4,7 +4,8 @@ Row keys: `job` (the event and its payload), `delivery|<webhook>` (current
 state of one webhook's delivery), `attempt|<webhook>|<n>` (one attempt each).
 Partition `!active` lists the in-process jobs that are not finished, so they
 can be resumed after a restart. The `deliverylog` table keeps each webhook's
-attempts newest first, for its deliveries listing.
+attempts newest first (partition: the set; row: webhook, then inverted time),
+for its deliveries listing.
 """
 
 import asyncio
@@ -41,6 +42,8 @@ DEFAULT_CLAIM_TIMEOUT = timedelta(seconds=60)
 # Inverted timestamps sort newest first; this many digits outlast us all.
 _LOG_KEY_DIGITS = 15
 _LOG_KEY_MAX = 10**_LOG_KEY_DIGITS - 1
+# Log partition for attempts that belong to no set (none are made today).
+NO_SET = "-"
 
 
 class JobsRepository:
@@ -130,8 +133,9 @@ class JobsRepository:
             **attempt_fields,
         }
         log_row = {
-            "PartitionKey": webhook_id,
-            "RowKey": _log_key(outcome.at, request.job_id, outcome.attempt),
+            # One partition per set: a fan-out's log rows share transactions.
+            "PartitionKey": request.set_id or NO_SET,
+            "RowKey": f"{webhook_id}|{_log_key(outcome.at, request.job_id, outcome.attempt)}",
             "JobId": request.job_id,
             "EventId": request.event_id,
             "EventType": request.event_type,
@@ -237,11 +241,12 @@ class JobsRepository:
         return [_pending(header, entity, self._box) for entity in reopened]
 
     async def webhook_log(
-        self, webhook_id: str, *, limit: int, after: str | None
+        self, set_id: str, webhook_id: str, *, limit: int, after: str | None
     ) -> tuple[list[DeliveryLogEntry], str | None]:
         """A page of the webhook's attempts, newest first, and the cursor for the next."""
-        query = "PartitionKey eq @pk" + (" and RowKey gt @after" if after else "")
-        parameters = {"pk": webhook_id, "after": after or ""}
+        prefix = f"{webhook_id}|"
+        query = "PartitionKey eq @pk and RowKey gt @low and RowKey lt @high"
+        parameters = {"pk": set_id, "low": prefix + (after or ""), "high": webhook_id + "}"}
         page: list[TableEntity] = []
         async for entity in self._store.query(LOG_TABLE, query, parameters):
             page.append(entity)
@@ -250,7 +255,8 @@ class JobsRepository:
         more = len(page) > limit
         page = page[:limit]
 
-        return [_log_entry(entity) for entity in page], page[-1]["RowKey"] if more else None
+        cursor = page[-1]["RowKey"].removeprefix(prefix) if more else None
+        return [_log_entry(entity) for entity in page], cursor
 
 
 def _log_key(at: datetime, job_id: str, attempt: int) -> str:

@@ -5,10 +5,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.data.tables import TableEntity
+from azure.data.tables import TableEntity, UpdateMode
 
+from core.errors import StorageUnavailableError
 from core.models import EventType, Webhook, WebhookHealth
 from core.secret_box import SecretBox
+from core.storage.group_commit import GroupCommitter
 from core.storage.tables import TableStore
 
 TABLE = "webhooks"
@@ -30,6 +32,7 @@ class WebhooksRepository:
     def __init__(self, store: TableStore, secret_box: SecretBox) -> None:
         self._store = store
         self._box = secret_box
+        self._successes = GroupCommitter(store, TABLE)
 
     async def create(self, webhook: Webhook, secret: str) -> None:
         entity = {
@@ -118,6 +121,23 @@ class WebhooksRepository:
         if changes:
             entity = {"PartitionKey": set_id, "RowKey": webhook_id, **changes}
             await self._store.upsert(TABLE, entity, merge=True)
+
+    async def record_success(self, set_id: str, webhook_id: str, at: datetime) -> bool:
+        """A delivery succeeded: clear the failure streak in one blind write.
+
+        No read and no ETag: a success resets the streak whatever it was. It
+        never re-enables a disabled webhook; only a person does that.
+        """
+        fields = {"LastSuccessAt": at, "ConsecutiveFailures": 0, "FailingSince": ""}
+        entity = {"PartitionKey": set_id, "RowKey": webhook_id, **fields}
+        # Successes of a fan-out share transactions; an update never creates
+        # an entity, so a webhook deleted meanwhile fails alone (and is ignored).
+        try:
+            await self._successes.write([("update", entity, {"mode": UpdateMode.MERGE})])
+        except StorageUnavailableError:
+            return False
+
+        return True
 
     async def update_health(
         self, set_id: str, webhook_id: str, change: HealthChange
