@@ -1,10 +1,11 @@
 """Deliveries recorded per second by the in-process service, against a bare client.
 
-One job fanned out to 1,000 registered webhooks on a loopback
-receiver (another process), through the service wired as the app wires it: signing,
-recording every attempt in Azurite, the delivery log and endpoint health. The baseline is a bare aiohttp client
-POSTing the same payload 1,000 times at the same concurrency, measured in the
-same run; the ratio is what our signing, bookkeeping and storage cost.
+One job fanned out to 1,000 registered webhooks on a loopback receiver (another
+process), through the service wired as the app wires it: signing, recording
+every attempt in Azurite, the delivery log and endpoint health. The baseline is
+a bare aiohttp client POSTing the same payload 1,000 times at the same
+concurrency, measured in the same run; the ratio is what our signing,
+bookkeeping and storage cost.
 
 Usage: python -m bench.delivery_throughput [--webhooks 1000] [--rounds 3]
 """
