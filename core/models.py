@@ -181,19 +181,13 @@ class AttemptRecord(CamelModel):
     at: datetime
 
 
-class DeliveryLogEntry(CamelModel):
-    """One attempt in a webhook's delivery log."""
+class DeliveryLogEntry(AttemptRecord):
+    """One attempt in a webhook's delivery log: the attempt, and what it carried."""
 
     job_id: str
     event_id: str
     event_type: str
     status: DeliveryStatus
-    attempt: int
-    status_code: int | None
-    error_kind: str | None
-    error: str | None
-    duration_ms: int
-    at: datetime
 
 
 class DeliveryView(CamelModel):
@@ -224,3 +218,118 @@ class CommandResult(CamelModel):
 
     job_id: str | None
     job_ids: list[str] = []
+
+
+# Response bodies that wrap or extend the domain objects above. The blueprints
+# answer with them and core/openapi.py documents the API from them, so what is
+# documented is what is sent.
+
+
+class TranslationSetCreated(TranslationSet):
+    """A new set; `jobId` is always null, since no webhook can listen to a set before it exists."""
+
+    job_id: None = None
+
+
+class TranslationSetList(CamelModel):
+    items: list[TranslationSet]
+
+
+class JobAnswer(CamelModel):
+    """The answer of a command whose only result is its notification job (null: nobody listens)."""
+
+    job_id: str | None
+
+
+class TranslationSaved(Translation):
+    """A saved translation with the job that notifies its set's webhooks."""
+
+    job_id: str | None
+
+
+class TranslationList(CamelModel):
+    items: list[Translation]
+
+
+class SetImported(CamelModel):
+    """One set's share of an import."""
+
+    set_id: str
+    count: int
+    job_id: str | None
+
+
+class ImportAnswer(CamelModel):
+    """An import: every set's job, the total saved, and the first set's job as `jobId`."""
+
+    job_id: str | None
+    job_ids: list[str]
+    imported: int
+    sets: list[SetImported]
+
+
+class WebhookList(CamelModel):
+    items: list[Webhook]
+
+
+class PingAnswer(CamelModel):
+    """The outcome of the single attempt a ping makes, answered when the attempt is over."""
+
+    job_id: str
+    delivered: bool
+    status_code: int | None
+    error_kind: str | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryLogPage(CamelModel):
+    """A page of a webhook's delivery log; `nextCursor` is null on the last page."""
+
+    items: list[DeliveryLogEntry]
+    next_cursor: str | None
+
+
+class RedeliveryAnswer(CamelModel):
+    """How many of the job's failed deliveries are being sent again."""
+
+    job_id: str
+    redelivering: int
+
+
+class SecretRotated(CamelModel):
+    """A webhook's new secret, shown this once; the old one still signs for the hours given."""
+
+    id: str
+    secret: str
+    previous_secret_valid_hours: float
+
+
+class FieldProblem(CamelModel):
+    """Where validation failed and why; the input itself is never echoed."""
+
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class ImportedItemRef(CamelModel):
+    """Names one import item in a problem about a partly saved import."""
+
+    set_id: str
+    resource: str
+    name: str
+
+
+class Problem(CamelModel):
+    """An RFC 9457 problem document; like the RFC, it allows extension members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+    saved: list[ImportedItemRef] | None = None
+    not_saved: list[ImportedItemRef] | None = None

@@ -354,16 +354,11 @@ def _attempt_record(entity: TableEntity) -> AttemptRecord:
 
 def _log_entry(entity: TableEntity) -> DeliveryLogEntry:
     return DeliveryLogEntry(
+        **_attempt_record(entity).model_dump(),
         job_id=entity["JobId"],
         event_id=entity["EventId"],
         event_type=entity.get("EventType", ""),
         status=DeliveryStatus(entity["Status"]),
-        attempt=entity["Attempt"],
-        status_code=entity.get("StatusCode"),
-        error_kind=entity.get("ErrorKind"),
-        error=entity.get("Error"),
-        duration_ms=entity["DurationMs"],
-        at=entity["At"],
     )
 
 
