@@ -2,13 +2,14 @@
 
 import azure.functions as func
 
-from blueprints import durable, jobs, translation_sets, translations, webhooks
+from blueprints import durable, jobs, openapi, outbox, translation_sets, translations, webhooks
 from core.jobs.selection import durable_selected
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-for blueprint in (translation_sets.bp, translations.bp, webhooks.bp, jobs.bp):
-    app.register_functions(blueprint)
+BLUEPRINTS = (translation_sets, translations, webhooks, jobs, openapi, outbox)
+for module in BLUEPRINTS:
+    app.register_functions(module.bp)
 
 # Only with Durable Functions selected: without it, nothing asks for the extension.
 if durable_selected():
