@@ -42,8 +42,10 @@ HTTP_FUNCTIONS = {
     "redeliver_job",
     "get_openapi",
 }
+TIMER_FUNCTIONS = {"sweep_outbox"}
 # The functions that start, restart or inspect notification jobs.
 WITH_CLIENT = {
+    "sweep_outbox",
     "delete_translation_set",
     "save_translation",
     "delete_translation",
@@ -129,21 +131,23 @@ def test_with_durable_on_the_app_registers_orchestrators_activity_and_client_bin
         BackgroundJobs__UseDurableFunctions="true", AzureWebJobsStorage="UseDevelopmentStorage=true"
     )
 
-    assert set(functions) == HTTP_FUNCTIONS | set(DURABLE_FUNCTIONS)
+    assert set(functions) == HTTP_FUNCTIONS | TIMER_FUNCTIONS | set(DURABLE_FUNCTIONS)
     for name, trigger in DURABLE_FUNCTIONS.items():
         assert functions[name] == {"trigger": trigger, "bindings": [trigger]}
     with_client = {name for name, f in functions.items() if "durableClient" in f["bindings"]}
     assert with_client == WITH_CLIENT
     assert {functions[name]["trigger"] for name in HTTP_FUNCTIONS} == {"httpTrigger"}
+    assert {functions[name]["trigger"] for name in TIMER_FUNCTIONS} == {"timerTrigger"}
 
 
-def test_with_durable_off_the_app_registers_http_functions_only() -> None:
+def test_with_durable_off_the_app_registers_no_durable_function_or_binding() -> None:
     functions = _functions(BackgroundJobs__UseDurableFunctions="false")
 
-    assert set(functions) == HTTP_FUNCTIONS
+    assert set(functions) == HTTP_FUNCTIONS | TIMER_FUNCTIONS
     assert {binding for f in functions.values() for binding in f["bindings"]} == {
         "httpTrigger",
         "http",
+        "timerTrigger",
     }
 
 
