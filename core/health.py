@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 
 from core.delivery import AttemptOutcome, DeliveryRequest
+from core.errors import DataManagerError
 from core.logs import log_event, safe_url
 from core.models import WebhookHealth
 from core.storage import WebhooksRepository
@@ -32,7 +33,23 @@ class EndpointHealth:
     _healthy_since: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
     async def record(self, request: DeliveryRequest, outcome: AttemptOutcome) -> None:
-        """Fold one final outcome into the webhook's health."""
+        """Fold one final outcome into the webhook's health; storage trouble is only logged.
+
+        Health is bookkeeping beside the delivery: failing to note it must not
+        fail or repeat the delivery itself.
+        """
+        try:
+            await self._record(request, outcome)
+        except DataManagerError as exc:
+            log_event(
+                logger,
+                "webhook.health_not_recorded",
+                level=logging.WARNING,
+                webhook_id=request.target.webhook_id,
+                error=type(exc).__name__,
+            )
+
+    async def _record(self, request: DeliveryRequest, outcome: AttemptOutcome) -> None:
         if not request.set_id:
             return
         webhook_id = request.target.webhook_id

@@ -19,6 +19,7 @@ from local_host.settings_file import apply_local_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 STORAGE_WAIT_SECONDS = 60.0
+DURABLE_SETTING = "BackgroundJobs__UseDurableFunctions"
 logger = logging.getLogger("local_host")
 
 
@@ -51,6 +52,18 @@ async def _runtime_context(_: web.Application) -> AsyncIterator[None]:
     await close_runtime()
 
 
+def _use_in_process_jobs() -> None:
+    """The local host has no durable extension: it always runs jobs in-process."""
+    if os.environ.get(DURABLE_SETTING, "").strip().lower() == "true":
+        log_event(
+            logger,
+            "local_host.durable_ignored",
+            level=logging.WARNING,
+            reason="Durable Functions need the Functions host (func start); jobs run in-process",
+        )
+    os.environ[DURABLE_SETTING] = "false"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local_host", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -59,6 +72,7 @@ def main() -> None:
 
     configure_logging()
     apply_local_settings(PROJECT_ROOT / "local.settings.json")
+    _use_in_process_jobs()
     from function_app import app  # after the settings: the app reads them at import
 
     web_app = build_web_app(app, route_prefix(PROJECT_ROOT / "host.json"))

@@ -117,9 +117,11 @@ def running_azurite(location: Path | None = None) -> Iterator[Azurite]:
             wait_for_port(port, START_TIMEOUT_SECONDS, process)
         yield Azurite(process, *ports)
     finally:
+        # In memory or not, nothing is lost by a quick stop; Azurite can take
+        # seconds to close its servers gracefully.
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -58,10 +58,12 @@ class DeliveryAttempts:
         next_at = (
             outcome.at + timedelta(seconds=result.retry_in) if result.retry_in is not None else None
         )
-        await self._jobs.record_attempt(request, outcome, result.status, next_at)
-        _log(request, result, next_at)
+        # Health first: once a delivery reads as final, its webhook's health
+        # already counts it (a 410 has disabled the webhook, say).
         if result.status.is_final and self._health is not None:
             await self._health.record(request, outcome)
+        await self._jobs.record_attempt(request, outcome, result.status, next_at)
+        _log(request, result, next_at)
 
         return result
 

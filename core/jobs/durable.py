@@ -129,7 +129,9 @@ class DurableJobService:
         client = _require_client()
         if await _instance_running(client, job_id):
             raise ConflictError(f"job {job_id!r} is still being delivered")
-        reopened = await self._jobs.reopen_failed(job_id, self._settings.max_attempts)
+        reopened = await self._jobs.reopen_failed(
+            job_id, self._settings.max_attempts, resumable=False
+        )
         if not reopened:
             return 0
 

@@ -217,8 +217,13 @@ class JobsRepository:
         """The job needs no resuming any more."""
         await self._store.delete(TABLE, ACTIVE_PARTITION, job_id)
 
-    async def reopen_failed(self, job_id: str, max_attempts: int) -> list[PendingDelivery]:
-        """Make the job's failed deliveries pending again, with a fresh attempt budget."""
+    async def reopen_failed(
+        self, job_id: str, max_attempts: int, *, resumable: bool = True
+    ) -> list[PendingDelivery]:
+        """Make the job's failed deliveries pending again, with a fresh attempt budget.
+
+        `resumable`: list the job for resuming after a restart (in-process jobs).
+        """
         header = await self._store.get(TABLE, job_id, HEADER_ROW)
         if header is None:
             return []
@@ -230,7 +235,8 @@ class JobsRepository:
         if not failed:
             return []
 
-        await self._store.upsert(TABLE, {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id})
+        if resumable:
+            await self._store.upsert(TABLE, {"PartitionKey": ACTIVE_PARTITION, "RowKey": job_id})
         reopened = [
             {**entity, "Status": DeliveryStatus.PENDING.value, "NextAttemptAt": "",
              "AttemptBudget": entity.get("Attempts", 0) + max_attempts}
