@@ -168,7 +168,11 @@ class Commands:
             [*operations, self._storage.outbox.insert_operation(record)]
         )
 
-        job_ids = await self._dispatch(set_id, [record])
+        # A set's deletion removes its partition, so everything still pending
+        # there goes with it; other changes hand over their own record only.
+        deleting = record.event_type is EventType.TRANSLATIONS_SET_DELETED
+        pending = await self._storage.outbox.pending(set_id) if deleting else [record]
+        job_ids = await self._dispatch(set_id, pending)
         return job_ids.get(record.id, job_id_for(set_id, record.group_key, 0))
 
     async def _dispatch(self, set_id: str, records: list[OutboxRecord]) -> dict[str, str | None]:

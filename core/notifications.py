@@ -60,7 +60,9 @@ class Notifier:
 
         done = [record for record in records if record.id not in kept]
         await self._storage.outbox.remove(done)
-        if any(r.event_type is EventType.TRANSLATIONS_SET_DELETED for r in done):
+        # A deleted set's data goes once nothing in its outbox waits any more.
+        deleted = any(r.event_type is EventType.TRANSLATIONS_SET_DELETED for r in done)
+        if deleted and not kept:
             await self._finish_set_deletion(set_id)
 
         return job_ids

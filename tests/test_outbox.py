@@ -242,3 +242,30 @@ def test_transactions_azure_would_refuse_are_refused_here(operations: list[Any])
     """Azurite accepts what Azure refuses; the repository layer does not."""
     with pytest.raises(ValueError, match="transaction"):
         check_transaction(operations)
+
+
+async def test_deleting_a_set_still_sends_what_its_outbox_held(
+    world: World, receiver: Receiver, tag: str
+) -> None:
+    """A save whose hand-over failed is sent before the deleted set's data goes."""
+    set_id = f"del-{tag}"
+    await _set_with_webhooks(world, set_id, receiver.url(f"ok/{tag}"))
+    flaky = Commands(
+        storage=world.storage,
+        notifier=Notifier(
+            storage=world.storage, jobs=FailsOnce(world.service), sweep_grace=timedelta(0)
+        ),
+        attempts=world.commands._attempts,
+        url_policy=LOOPBACK,
+    )
+    await flaky.save_translation(
+        set_id, TranslationSave(resource="r", name="n", values={"en": "x"})
+    )
+
+    await world.commands.delete_set(set_id)
+    await world.service.wait_idle()
+
+    types = sorted(event["type"] for event in _events(receiver, f"ok/{tag}"))
+    assert types == ["translation.saved", "translations_set.deleted"]
+    assert await world.storage.outbox.pending(set_id) == []
+    assert await world.storage.webhooks.in_set(set_id) == []
