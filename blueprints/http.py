@@ -26,6 +26,7 @@ from core.logs import log_event
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_INT_PARAM_DIGITS = 9
 PROBLEM_TYPE = "https://datamanager.dev/problems/"
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -52,10 +53,6 @@ def json_response(body: Any, status: int = HTTPStatus.OK) -> func.HttpResponse:
         mimetype="application/json",
         charset="utf-8",
     )
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json", by_alias=True)
 
 
 def problem(status: HTTPStatus, detail: str, **extra: Any) -> func.HttpResponse:
@@ -105,7 +102,10 @@ def int_param(req: func.HttpRequest, name: str, *, default: int, low: int, high:
     raw = req.params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII only: str.isdigit() is also true of "²", which int() refuses; and
+    # int() refuses over 4,300 digits, far beyond any bound here.
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= MAX_INT_PARAM_DIGITS
+    if not digits or not low <= int(raw) <= high:
         raise InvalidInputError(
             f"query parameter {name!r} must be a whole number from {low} to {high}"
         )

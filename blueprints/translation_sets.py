@@ -5,8 +5,8 @@ from http import HTTPStatus
 import azure.functions as func
 
 from blueprints.durable_client import durable_client
-from blueprints.http import dump, handles_errors, json_response, parse_body
-from core.models import TranslationSetCreate
+from blueprints.http import handles_errors, json_response, parse_body
+from core.models import JobAnswer, TranslationSetCreate, TranslationSetCreated, TranslationSetList
 from core.runtime import get_runtime
 
 bp = func.Blueprint()
@@ -20,7 +20,7 @@ async def create_translation_set(req: func.HttpRequest) -> func.HttpResponse:
 
     created = await runtime.commands.create_set(body)
 
-    return json_response({**dump(created), "jobId": None}, HTTPStatus.CREATED)
+    return json_response(TranslationSetCreated(**created.model_dump()), HTTPStatus.CREATED)
 
 
 @bp.route(route="translation-sets", methods=["GET"])
@@ -30,7 +30,7 @@ async def list_translation_sets(req: func.HttpRequest) -> func.HttpResponse:
 
     sets = await runtime.commands.list_sets()
 
-    return json_response({"items": [dump(item) for item in sets]})
+    return json_response(TranslationSetList(items=sets))
 
 
 @bp.route(route="translation-sets/{setId}", methods=["GET"])
@@ -43,7 +43,7 @@ async def get_translation_set(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(found)
 
 
-@bp.route(route="translation-sets/{setId}", methods=["DELETE"])
+@bp.route(route="translation-sets/{setId}", methods=["DELETE"], auth_level=func.AuthLevel.ADMIN)
 @durable_client(bp)
 @handles_errors
 async def delete_translation_set(req: func.HttpRequest) -> func.HttpResponse:
@@ -51,4 +51,4 @@ async def delete_translation_set(req: func.HttpRequest) -> func.HttpResponse:
 
     job_id = await runtime.commands.delete_set(req.route_params["setId"])
 
-    return json_response({"jobId": job_id})
+    return json_response(JobAnswer(job_id=job_id))

@@ -3,8 +3,16 @@
 import azure.functions as func
 
 from blueprints.durable_client import durable_client
-from blueprints.http import dump, handles_errors, json_response, parse_body, required_param
-from core.models import ImportRequest, TranslationSave
+from blueprints.http import handles_errors, json_response, parse_body, required_param
+from core.models import (
+    ImportAnswer,
+    ImportRequest,
+    JobAnswer,
+    SetImported,
+    TranslationList,
+    TranslationSave,
+    TranslationSaved,
+)
 from core.runtime import get_runtime
 
 bp = func.Blueprint()
@@ -19,7 +27,7 @@ async def save_translation(req: func.HttpRequest) -> func.HttpResponse:
 
     saved, job_id = await runtime.commands.save_translation(req.route_params["setId"], body)
 
-    return json_response({**dump(saved), "jobId": job_id})
+    return json_response(TranslationSaved(**saved.model_dump(), job_id=job_id))
 
 
 @bp.route(route="translation-sets/{setId}/translations", methods=["GET"])
@@ -30,7 +38,7 @@ async def list_translations(req: func.HttpRequest) -> func.HttpResponse:
 
     found = await runtime.commands.list_translations(req.route_params["setId"], resource)
 
-    return json_response({"items": [dump(item) for item in found]})
+    return json_response(TranslationList(items=found))
 
 
 @bp.route(route="translation-sets/{setId}/translations", methods=["DELETE"])
@@ -43,7 +51,7 @@ async def delete_translation(req: func.HttpRequest) -> func.HttpResponse:
 
     job_id = await runtime.commands.delete_translation(req.route_params["setId"], resource, name)
 
-    return json_response({"jobId": job_id})
+    return json_response(JobAnswer(job_id=job_id))
 
 
 @bp.route(route="translations/import", methods=["POST"])
@@ -57,14 +65,14 @@ async def import_translations(req: func.HttpRequest) -> func.HttpResponse:
 
     job_ids = [entry.job_id for entry in imported if entry.job_id]
     return json_response(
-        {
+        ImportAnswer(
             # The first set's job, for clients that expect one; every set's is in `sets`.
-            "jobId": job_ids[0] if job_ids else None,
-            "jobIds": job_ids,
-            "imported": sum(entry.count for entry in imported),
-            "sets": [
-                {"setId": entry.set_id, "count": entry.count, "jobId": entry.job_id}
+            job_id=job_ids[0] if job_ids else None,
+            job_ids=job_ids,
+            imported=sum(entry.count for entry in imported),
+            sets=[
+                SetImported(set_id=entry.set_id, count=entry.count, job_id=entry.job_id)
                 for entry in imported
             ],
-        }
+        )
     )

@@ -4,8 +4,14 @@ from http import HTTPStatus
 
 import azure.functions as func
 
-from blueprints.http import dump, handles_errors, int_param, json_response, parse_body
-from core.models import WebhookCreate, WebhookUpdate
+from blueprints.http import handles_errors, int_param, json_response, parse_body
+from core.models import (
+    DeliveryLogPage,
+    PingAnswer,
+    WebhookCreate,
+    WebhookList,
+    WebhookUpdate,
+)
 from core.runtime import get_runtime
 
 bp = func.Blueprint()
@@ -32,7 +38,7 @@ async def list_webhooks(req: func.HttpRequest) -> func.HttpResponse:
 
     found = await runtime.commands.list_webhooks(req.route_params["setId"])
 
-    return json_response({"items": [dump(item) for item in found]})
+    return json_response(WebhookList(items=found))
 
 
 @bp.route(route="translation-sets/{setId}/webhooks/{webhookId}", methods=["DELETE"])
@@ -80,14 +86,14 @@ async def ping_webhook(req: func.HttpRequest) -> func.HttpResponse:
     )
 
     return json_response(
-        {
-            "jobId": job_id,
-            "delivered": outcome.delivered,
-            "statusCode": outcome.status_code,
-            "errorKind": outcome.error_kind,
-            "error": outcome.error,
-            "durationMs": outcome.duration_ms,
-        }
+        PingAnswer(
+            job_id=job_id,
+            delivered=outcome.delivered,
+            status_code=outcome.status_code,
+            error_kind=outcome.error_kind,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+        )
     )
 
 
@@ -104,7 +110,7 @@ async def list_webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
         cursor=req.params.get("cursor"),
     )
 
-    return json_response({"items": [dump(item) for item in items], "nextCursor": cursor})
+    return json_response(DeliveryLogPage(items=items, next_cursor=cursor))
 
 
 @bp.route(

@@ -118,9 +118,10 @@ class UrlPolicy:
         if literal is not None:
             found = [str(literal)]
         else:
+            # UnicodeError: a label IDNA cannot encode (empty, or longer than 63 characters).
             try:
                 found = await self.resolve(host, port)
-            except OSError as exc:
+            except (OSError, UnicodeError) as exc:
                 raise AddressRefusedError(f"{host} does not resolve: {exc}") from None
         if not found:
             raise AddressRefusedError(f"{host} does not resolve")

@@ -38,21 +38,27 @@ def to_aiohttp_path(prefix: str, template: str) -> str:
     return f"/{prefix}/{path}" if prefix else f"/{path}"
 
 
-def http_functions(app: func.FunctionApp) -> list[tuple[str, list[str], str, Callable[..., Any]]]:
-    """(route, methods, trigger parameter, function) for every HTTP-triggered function."""
-    found = []
-    for function in app.get_functions():
-        trigger = function.get_trigger()
-        if trigger is None or trigger.get_binding_name() != "httpTrigger":
-            continue
-        route = str(getattr(trigger, "route", None) or function.get_function_name())
-        declared = getattr(trigger, "methods", None) or []
-        methods = [str(getattr(method, "value", method)) for method in declared]
-        found.append(
-            (route, methods or ["GET", "POST"], trigger.name, function.get_user_function())
-        )
+HttpFunction = tuple[str, list[str], str, Callable[..., Any]]
 
-    return found
+
+def http_functions(app: func.FunctionApp) -> list[HttpFunction]:
+    """(route, methods, trigger parameter, function) for every HTTP-triggered function."""
+    # NOTE: a FunctionApp allows one get_functions() call; a second finds every name taken.
+    found = [http_function(function) for function in app.get_functions()]
+
+    return [entry for entry in found if entry is not None]
+
+
+def http_function(function: func.Function) -> HttpFunction | None:
+    """One function's (route, methods, trigger parameter, function); None if not HTTP."""
+    trigger = function.get_trigger()
+    if trigger is None or trigger.get_binding_name() != "httpTrigger":
+        return None
+    route = str(getattr(trigger, "route", None) or function.get_function_name())
+    declared = getattr(trigger, "methods", None) or []
+    methods = [str(getattr(method, "value", method)) for method in declared]
+
+    return route, methods or ["GET", "POST"], trigger.name, function.get_user_function()
 
 
 def _handler(
