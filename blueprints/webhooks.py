@@ -8,6 +8,7 @@ from blueprints.http import handles_errors, int_param, json_response, parse_body
 from core.models import (
     DeliveryLogPage,
     PingAnswer,
+    SecretRotated,
     WebhookCreate,
     WebhookList,
     WebhookUpdate,
@@ -126,4 +127,6 @@ async def rotate_webhook_secret(req: func.HttpRequest) -> func.HttpResponse:
     secret = await runtime.commands.rotate_secret(set_id, webhook_id)
 
     grace = runtime.settings.secret_rotation_grace_hours
-    return json_response({"id": webhook_id, "secret": secret, "previousSecretValidHours": grace})
+    return json_response(
+        SecretRotated(id=webhook_id, secret=secret, previous_secret_valid_hours=grace)
+    )

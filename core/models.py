@@ -63,7 +63,13 @@ def _check_culture(tag: str) -> str:
 
 SetId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH)]
-Culture = Annotated[str, StringConstraints(max_length=35), AfterValidator(_check_culture)]
+# The pattern is the shape of a tag, for the schema and a cheap first check;
+# langcodes then decides whether its parts are real subtags.
+Culture = Annotated[
+    str,
+    StringConstraints(max_length=35, pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$"),
+    AfterValidator(_check_culture),
+]
 Text = Annotated[str, AfterValidator(_check_text)]
 Values = Annotated[dict[Culture, Text], Field(max_length=MAX_CULTURES)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]

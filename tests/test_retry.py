@@ -63,6 +63,7 @@ def test_retry_after_longer_than_backoff_is_honoured_up_to_the_cap() -> None:
         pytest.param(format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0, id="date"),
         pytest.param(format_datetime(NOW - timedelta(seconds=90), usegmt=True), 0.0, id="past"),
         pytest.param("soon", None, id="garbage"),
+        pytest.param("²", None, id="superscript-digit"),
         pytest.param(None, None, id="absent"),
     ],
 )
