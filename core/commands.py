@@ -353,8 +353,9 @@ class Commands:
         view = await self._storage.jobs.get_view(job_id)
         if view is None:
             raise NotFoundError(f"job {job_id!r} not found")
+        runtime_status = await self._notifier.runtime_status(job_id)
 
-        return view
+        return view.model_copy(update={"runtime_status": runtime_status})
 
     async def redeliver(self, job_id: str) -> int:
         """Send the job's failed deliveries again; returns how many."""

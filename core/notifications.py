@@ -103,6 +103,10 @@ class Notifier:
         """Ask the job service to send a job's failed deliveries again."""
         return await self._jobs.redeliver(job_id)
 
+    async def runtime_status(self, job_id: str) -> str | None:
+        """The job service's own status of a job, such as its orchestration's."""
+        return await self._jobs.runtime_status(job_id)
+
     async def sweep(self) -> int:
         """Hand over every record older than the grace period; returns how many."""
         now = datetime.now(UTC)

@@ -21,7 +21,6 @@ from core.jobs.in_process import InProcessJobService
 from core.jobs.selection import Backend, select_backend
 from core.jobs.service import JobService
 from core.logs import log_event
-from core.models import JobView
 from core.notifications import Notifier
 from core.retry import RetryPolicy
 from core.secret_box import SecretBox
@@ -71,23 +70,12 @@ class Runtime:
             jobs=jobs,
             sweep_grace=timedelta(seconds=settings.outbox_grace_seconds),
         )
-        commands = (
-            DurableCommands(
-                storage=storage,
-                notifier=notifier,
-                attempts=attempts,
-                url_policy=url_policy,
-                rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
-                durable=jobs,
-            )
-            if isinstance(jobs, DurableJobService)
-            else Commands(
-                storage=storage,
-                notifier=notifier,
-                attempts=attempts,
-                url_policy=url_policy,
-                rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
-            )
+        commands = Commands(
+            storage=storage,
+            notifier=notifier,
+            attempts=attempts,
+            url_policy=url_policy,
+            rotation_grace=timedelta(hours=settings.secret_rotation_grace_hours),
         )
 
         return cls(settings, storage, sender, attempts, jobs, notifier, commands)
@@ -151,35 +139,6 @@ def _job_service(
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         claim_timeout=timedelta(seconds=settings.outbox_grace_seconds),
     )
-
-
-class DurableCommands(Commands):
-    """Commands whose job views also carry the orchestration's runtime status."""
-
-    def __init__(
-        self,
-        *,
-        storage: Storage,
-        notifier: Notifier,
-        attempts: DeliveryAttempts,
-        url_policy: UrlPolicy,
-        rotation_grace: timedelta,
-        durable: DurableJobService,
-    ) -> None:
-        super().__init__(
-            storage=storage,
-            notifier=notifier,
-            attempts=attempts,
-            url_policy=url_policy,
-            rotation_grace=rotation_grace,
-        )
-        self._durable = durable
-
-    async def get_job(self, job_id: str) -> JobView:
-        view = await super().get_job(job_id)
-        runtime_status = await self._durable.runtime_status(job_id)
-
-        return view.model_copy(update={"runtime_status": runtime_status})
 
 
 _runtime: Runtime | None = None

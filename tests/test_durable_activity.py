@@ -26,7 +26,7 @@ from tests.durable_host import (
     Work,
     orchestrator_handles,
 )
-from tests.durable_jobs import notification_job
+from tests.support.jobs import notification_job
 from tests.support.receiver import Receiver
 
 POLICY = RetryPolicy(max_attempts=3, first_interval=0.05, max_retry_after=0.2)

@@ -23,7 +23,7 @@ from core.settings import Settings
 from core.storage import Storage
 from local_host.azurite import Azurite
 from tests.durable_fake_api import FakeDurableApi
-from tests.durable_jobs import notification_job
+from tests.support.jobs import notification_job
 
 SETTINGS = Settings(
     use_durable_functions=True,

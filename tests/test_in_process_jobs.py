@@ -3,21 +3,18 @@
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 
-from core.delivery import DeliveryTarget, WebhookSender
+from core.delivery import WebhookSender
 from core.errors import JobServiceClosedError
-from core.events import build_payload, new_event_id
 from core.jobs.attempts import DeliveryAttempts
 from core.jobs.in_process import InProcessJobService
-from core.jobs.model import NotificationJob, new_job_id
-from core.models import DeliveryStatus, EventType, JobState
+from core.models import DeliveryStatus, JobState
 from core.retry import RetryPolicy
-from core.signing import generate_secret
 from core.storage import Storage
 from core.url_policy import UrlPolicy
+from tests.support.jobs import notification_job
 from tests.support.receiver import Receiver
 
 MAX_ATTEMPTS = 3
@@ -38,34 +35,11 @@ async def service(storage: Storage) -> AsyncIterator[InProcessJobService]:
     await sender.aclose()
 
 
-def _job(*urls: str) -> NotificationJob:
-    event_id = new_event_id()
-    now = datetime.now(UTC)
-    return NotificationJob(
-        id=new_job_id(),
-        event_id=event_id,
-        event_type=EventType.TRANSLATION_SAVED,
-        translations_set_id="web",
-        created_at=now,
-        payload=build_payload(
-            event_id=event_id,
-            event_type=EventType.TRANSLATION_SAVED,
-            translations_set_id="web",
-            data={"resource": "r", "name": "n", "cultures": ["en"]},
-            occurred_at=now,
-        ),
-        targets=tuple(
-            DeliveryTarget(webhook_id=f"wh{index}", url=url, secrets=(generate_secret(),))
-            for index, url in enumerate(urls)
-        ),
-    )
-
-
 async def test_a_receiver_failing_twice_gets_three_attempts_and_one_success(
     service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
 ) -> None:
     """500, 500, 200: three attempts recorded, the delivery delivered."""
-    job = _job(receiver.url(f"fail/2/{tag}"))
+    job = notification_job(receiver.url(f"fail/2/{tag}"))
 
     await service.schedule(job)
     await service.wait_idle()
@@ -85,7 +59,7 @@ async def test_a_receiver_always_failing_gets_max_attempts_then_failed(
     service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
 ) -> None:
     """A 500 every time: exactly MaxAttempts attempts, then failed."""
-    job = _job(receiver.url(f"status/500/{tag}"))
+    job = notification_job(receiver.url(f"status/500/{tag}"))
 
     await service.schedule(job)
     await service.wait_idle()
@@ -103,7 +77,7 @@ async def test_a_client_error_is_final_after_one_attempt(
     service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
 ) -> None:
     """A 400 is not retried."""
-    job = _job(receiver.url(f"status/400/{tag}"))
+    job = notification_job(receiver.url(f"status/400/{tag}"))
 
     await service.schedule(job)
     await service.wait_idle()
@@ -122,7 +96,7 @@ async def test_retry_after_is_honoured_before_the_next_attempt(
     service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
 ) -> None:
     """429 with Retry-After waits (up to the cap) and then succeeds."""
-    job = _job(receiver.url(f"retry-after/1/{tag}"))
+    job = notification_job(receiver.url(f"retry-after/1/{tag}"))
 
     await service.schedule(job)
     await service.wait_idle()
@@ -138,7 +112,7 @@ async def test_a_failing_and_a_hanging_receiver_do_not_delay_a_healthy_one(
     service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
 ) -> None:
     """The healthy webhook is delivered at once; the job lists all three outcomes."""
-    job = _job(
+    job = notification_job(
         receiver.url(f"status/500/{tag}"), receiver.url(f"hang/{tag}"), receiver.url(f"ok/{tag}")
     )
     started = time.monotonic()
@@ -163,7 +137,7 @@ async def test_shutdown_stops_taking_work_and_cuts_off_what_hangs(
     service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
 ) -> None:
     """After the grace period unfinished deliveries are cancelled, not awaited forever."""
-    job = _job(receiver.url(f"hang/{tag}"))
+    job = notification_job(receiver.url(f"hang/{tag}"))
     await service.schedule(job)
     started = time.monotonic()
 
@@ -171,7 +145,7 @@ async def test_shutdown_stops_taking_work_and_cuts_off_what_hangs(
 
     assert time.monotonic() - started < 1.0
     with pytest.raises(JobServiceClosedError):
-        await service.schedule(_job(receiver.url(f"ok/{tag}")))
+        await service.schedule(notification_job(receiver.url(f"ok/{tag}")))
     view = await storage.jobs.get_view(job.id)
     assert view is not None
     assert view.status is JobState.PENDING

@@ -52,6 +52,9 @@ class FailsOnce:
     async def redeliver(self, job_id: str) -> int:
         return await self.inner.redeliver(job_id)
 
+    async def runtime_status(self, job_id: str) -> str | None:
+        return await self.inner.runtime_status(job_id)
+
     async def shutdown(self) -> None:
         await self.inner.shutdown()
 

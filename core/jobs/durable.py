@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from core.errors import ConflictError, DataManagerError, StorageUnavailableError
 from core.jobs.model import NotificationJob
+from core.jobs.service import log_scheduled
 from core.logs import log_event
 from core.orchestration import ORCHESTRATOR_NAME, NotificationInput, to_wire
 from core.settings import Settings
@@ -107,16 +108,7 @@ class DurableJobService:
 
         webhook_ids = [target.webhook_id for target in job.targets]
         await self._start(client, orchestration_input(job.id, webhook_ids, self._settings))
-        log_event(
-            logger,
-            "job.scheduled",
-            job_id=job.id,
-            event_id=job.event_id,
-            event_type=job.event_type.value,
-            set_id=job.translations_set_id,
-            deliveries=len(job.targets),
-            backend=self.name,
-        )
+        log_scheduled(logger, job, self.name)
 
         return job.id
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from core.errors import JobServiceClosedError
 from core.jobs.attempts import DeliveryAttempts
 from core.jobs.model import NotificationJob, PendingDelivery
+from core.jobs.service import log_scheduled
 from core.logs import log_event
 from core.models import DeliveryStatus
 from core.storage import JobsRepository
@@ -68,16 +69,7 @@ class InProcessJobService:
                     request=request, attempts=0, attempt_budget=budget, next_attempt_at=None
                 )
             )
-        log_event(
-            logger,
-            "job.scheduled",
-            job_id=job.id,
-            event_id=job.event_id,
-            event_type=job.event_type.value,
-            set_id=job.translations_set_id,
-            deliveries=len(job.targets),
-            backend=self.name,
-        )
+        log_scheduled(logger, job, self.name)
 
         return job.id
 
@@ -112,6 +104,10 @@ class InProcessJobService:
         log_event(logger, "job.redelivering", job_id=job_id, deliveries=len(reopened))
 
         return len(reopened)
+
+    async def runtime_status(self, job_id: str) -> str | None:
+        """Nothing beyond the job's records: they are the whole truth here."""
+        return None
 
     def _start(self, delivery: PendingDelivery) -> None:
         request = delivery.request

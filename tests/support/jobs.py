@@ -1,4 +1,4 @@
-"""Notification jobs for the durable tests, built the way the notifier builds them."""
+"""Notification jobs for tests, built the way the notifier builds them."""
 
 from datetime import UTC, datetime
 
