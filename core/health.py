@@ -14,7 +14,7 @@ from http import HTTPStatus
 from core.delivery import AttemptOutcome, DeliveryRequest
 from core.errors import DataManagerError
 from core.logs import log_event, safe_url
-from core.models import WebhookHealth
+from core.models import EventType, WebhookHealth
 from core.storage import WebhooksRepository
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,21 @@ class EndpointHealth:
                 url=safe_url(request.target.url),
                 reason=updated.disabled_reason,
             )
+
+    async def still_subscribed(self, request: DeliveryRequest) -> bool:
+        """Whether a later attempt may still go out: its webhook is there and active.
+
+        Checked before retries and redeliveries, so a webhook disabled (by hand or
+        by its health) or deleted after the event receives nothing more. A set's
+        deletion removes the set's webhooks yet is still announced to them.
+        """
+        if not request.set_id:
+            return True
+        webhook = await self.webhooks.get(request.set_id, request.target.webhook_id)
+        if webhook is None:
+            return request.event_type == EventType.TRANSLATIONS_SET_DELETED.value
+
+        return webhook.active
 
     def _recently_healthy(self, key: tuple[str, str], at: datetime) -> bool:
         written = self._healthy_since.get(key)

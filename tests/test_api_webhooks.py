@@ -68,6 +68,33 @@ def test_redeliver_resends_failed_deliveries_with_the_same_event_id(
     assert api.post("/jobs/0123456789abcdef/redeliver").status_code == 404
 
 
+def test_a_disabled_webhook_gets_no_redelivery_until_enabled(
+    api: httpx.Client, receiver: Receiver, tag: str
+) -> None:
+    """A later attempt to a webhook switched off is withheld and recorded as such."""
+    set_id = _set(api, tag)
+    webhook = _register(api, set_id, receiver.url(f"fail/3/{tag}"))
+    path = f"/translation-sets/{set_id}/webhooks/{webhook['id']}"
+    job_id = api.put(f"/translation-sets/{set_id}/translations", json=TRANSLATION).json()["jobId"]
+    _completed(api, job_id)
+
+    api.patch(path, json={"active": False})
+    api.post(f"/jobs/{job_id}/redeliver")
+    time.sleep(0.2)
+    withheld = _completed(api, job_id)["deliveries"][0]
+    health = _webhook(api, set_id, webhook["id"])["health"]
+    api.post(f"{path}/enable")
+    api.post(f"/jobs/{job_id}/redeliver")
+    time.sleep(0.2)
+    delivered = _completed(api, job_id)["deliveries"][0]
+
+    assert (withheld["status"], withheld["attempts"]) == ("failed", 4)
+    assert withheld["history"][-1]["errorKind"] == "webhook_inactive"
+    assert health["consecutiveFailures"] == 1  # the withheld attempt is not the receiver's
+    assert (delivered["status"], delivered["attempts"]) == ("delivered", 5)
+    assert len(receiver.received(f"fail/3/{tag}")) == 4
+
+
 def test_ping_sends_a_verifiable_ping_and_answers_its_outcome(
     api: httpx.Client, receiver: Receiver, tag: str
 ) -> None:
@@ -196,3 +223,28 @@ async def test_continuous_failure_for_the_configured_hours_disables(
     assert disabled.health.failing_since == start
     assert disabled.health.disabled_reason is not None
     assert "continuously" in disabled.health.disabled_reason
+
+
+async def test_a_deleted_webhook_still_hears_of_its_sets_deletion_only(
+    storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """Retries to a deleted webhook stop, except the announcement of its set's deletion."""
+    set_id = f"gone-{tag}"
+    target = DeliveryTarget(webhook_id=f"wh{tag}", url=receiver.url("ok"), secrets=("whsec_AA",))
+    health = EndpointHealth(webhooks=storage.webhooks, disable_after=timedelta(hours=72))
+
+    def request(event_type: str) -> DeliveryRequest:
+        return DeliveryRequest(
+            job_id="j",
+            event_id="e",
+            payload=b"{}",
+            target=target,
+            set_id=set_id,
+            event_type=event_type,
+        )
+
+    saved = await health.still_subscribed(request("translation.saved"))
+    set_deleted = await health.still_subscribed(request("translations_set.deleted"))
+
+    assert saved is False
+    assert set_deleted is True

@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.delivery import AttemptOutcome, DeliveryRequest, WebhookSender
@@ -13,6 +13,9 @@ from core.retry import RetryPolicy, Verdict
 from core.storage import JobsRepository
 
 logger = logging.getLogger(__name__)
+
+# The error kind of an attempt withheld because its webhook no longer takes deliveries.
+WEBHOOK_INACTIVE = "webhook_inactive"
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,10 @@ class DeliveryAttempts:
         self, request: DeliveryRequest, attempt: int, *, last: bool | None = None
     ) -> AttemptResult:
         """Make attempt number `attempt`; `last` overrides the policy's attempt count."""
-        outcome = await self._sender.send(request, attempt=attempt)
+        withheld = attempt > 1 and not await self._still_subscribed(request)
+        outcome = (
+            _withheld(attempt) if withheld else await self._sender.send(request, attempt=attempt)
+        )
         verdict = self.policy.verdict(outcome)
         is_last = attempt >= self.policy.max_attempts if last is None else last
 
@@ -60,12 +66,26 @@ class DeliveryAttempts:
         )
         # Health first: once a delivery reads as final, its webhook's health
         # already counts it (a 410 has disabled the webhook, say).
-        if result.status.is_final and self._health is not None:
+        if result.status.is_final and not withheld and self._health is not None:
             await self._health.record(request, outcome)
         await self._jobs.record_attempt(request, outcome, result.status, next_at)
         _log(request, result, next_at)
 
         return result
+
+    async def _still_subscribed(self, request: DeliveryRequest) -> bool:
+        return self._health is None or await self._health.still_subscribed(request)
+
+
+def _withheld(attempt: int) -> AttemptOutcome:
+    """An attempt that was not sent because its webhook is disabled or deleted."""
+    return AttemptOutcome(
+        attempt=attempt,
+        at=datetime.now(UTC),
+        duration_ms=0,
+        error_kind=WEBHOOK_INACTIVE,
+        error="the webhook was disabled or deleted; nothing was sent",
+    )
 
 
 def _log(request: DeliveryRequest, result: AttemptResult, next_at: datetime | None) -> None:
