@@ -68,6 +68,10 @@ class SendRequest(CamelModel):
     round: int = Field(ge=0)
     last_attempt: int = Field(ge=1)
     final_round: bool
+    # When the orchestration tries again, for the job's record: the durable retry
+    # interval within the round, and the next round's start after its last attempt.
+    retry_interval_ms: int | None = Field(default=None, gt=0)
+    next_round_at: datetime | None = None
 
 
 class Progress(CamelModel):
@@ -173,6 +177,11 @@ def round_starts_at(job: NotificationInput) -> datetime:
 def send_requests(job: NotificationInput) -> list[SendRequest]:
     """One activity input per webhook still to send in this round."""
     final = is_final_round(job)
+    next_round_at = None
+    if not final and job.started_at is not None:
+        offset = round_offsets(job.retry_window_seconds)[job.round + 1]
+        next_round_at = job.started_at + timedelta(seconds=offset)
+
     return [
         SendRequest(
             job_id=job.job_id,
@@ -180,6 +189,8 @@ def send_requests(job: NotificationInput) -> list[SendRequest]:
             round=job.round,
             last_attempt=job.attempts_made.get(webhook_id, 0) + job.max_attempts,
             final_round=final,
+            retry_interval_ms=job.first_retry_interval_ms,
+            next_round_at=next_round_at,
         )
         for webhook_id in job.webhook_ids
     ]

@@ -1,6 +1,7 @@
 """send_webhook_activity's work against Azurite and a real receiver, alone and orchestrated."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -30,6 +31,8 @@ from tests.support.jobs import notification_job
 from tests.support.receiver import Receiver
 
 POLICY = RetryPolicy(max_attempts=3, first_interval=0.05, max_retry_after=0.2)
+# The durable retry interval, far from the policy's, so the record shows whose it is.
+RETRY_INTERVAL_MS = 600_000
 
 
 @pytest.fixture
@@ -47,6 +50,7 @@ async def _send(
     webhook_id: str = "wh0",
     last_attempt: int = 3,
     final_round: bool = False,
+    next_round_at: datetime | None = None,
 ) -> DeliveryOutcome:
     request = SendRequest(
         job_id=job_id,
@@ -54,6 +58,8 @@ async def _send(
         round=0,
         last_attempt=last_attempt,
         final_round=final_round,
+        retry_interval_ms=RETRY_INTERVAL_MS,
+        next_round_at=next_round_at,
     )
     return await send_webhook(request, jobs=storage.jobs, store=storage.store, attempts=attempts)
 
@@ -90,15 +96,25 @@ async def test_retryable_failures_raise_until_the_attempt_that_ends_the_round(
     job = notification_job(receiver.url(f"status/503/{tag}"))
     await storage.jobs.create(job)
 
+    next_round_at = datetime.now(UTC) + timedelta(hours=1)
+
     for attempt in (1, 2):
         with pytest.raises(RetryableDeliveryError, match=f"attempt {attempt} failed: HTTP 503"):
-            await _send(storage, attempts, job.id)
-    outcome = await _send(storage, attempts, job.id)
+            await _send(storage, attempts, job.id, next_round_at=next_round_at)
+    within_round = await storage.jobs.get_view(job.id)
+    outcome = await _send(storage, attempts, job.id, next_round_at=next_round_at)
 
     assert outcome.status is DeliveryStatus.RETRYING
     assert outcome.attempts == 3
+    # The record tells when the orchestration tries again, not the in-process backoff.
+    assert within_round is not None
+    next_in_round = within_round.deliveries[0].next_attempt_at
+    assert next_in_round is not None
+    assert next_in_round - within_round.deliveries[0].history[-1].at == timedelta(minutes=10)
     view = await storage.jobs.get_view(job.id)
     assert view is not None
+    assert view.deliveries[0].next_attempt_at is not None
+    assert abs(view.deliveries[0].next_attempt_at - next_round_at) < timedelta(seconds=1)
     assert view.deliveries[0].status is DeliveryStatus.RETRYING
     assert [record.attempt for record in view.deliveries[0].history] == [1, 2, 3]
     assert len(receiver.received(f"status/503/{tag}")) == 3

@@ -99,7 +99,8 @@ def test_first_episode_schedules_one_activity_with_retry_per_webhook(
     ] * 3
     assert [json.loads(call["input"]) for call in calls] == [
         {"jobId": "job1", "webhookId": f"wh0000{index}", "round": 0, "lastAttempt": 4}
-        | {"finalRound": False}
+        # The first tail round is due a minute after the start, by the host's clock.
+        | {"finalRound": False, "retryIntervalMs": 2000, "nextRoundAt": "2026-01-05T09:01:00Z"}
         for index in range(3)
     ]
     assert state["customStatus"] == {"round": 0, "delivered": 0, "failed": 0, "pending": 3}

@@ -43,9 +43,18 @@ class DeliveryAttempts:
         self.policy = policy
 
     async def run(
-        self, request: DeliveryRequest, attempt: int, *, last: bool | None = None
+        self,
+        request: DeliveryRequest,
+        attempt: int,
+        *,
+        last: bool | None = None,
+        retry_in: float | None = None,
     ) -> AttemptResult:
-        """Make attempt number `attempt`; `last` overrides the policy's attempt count."""
+        """Make attempt number `attempt`.
+
+        `last` overrides the policy's attempt count, and `retry_in` its backoff,
+        for a caller whose own scheduler decides when to retry (durable).
+        """
         withheld = attempt > 1 and not await self._still_subscribed(request)
         outcome = (
             _withheld(attempt) if withheld else await self._sender.send(request, attempt=attempt)
@@ -58,7 +67,11 @@ class DeliveryAttempts:
         elif verdict is Verdict.FAIL or is_last:
             result = AttemptResult(outcome, DeliveryStatus.FAILED, None)
         else:
-            delay = self.policy.delay_after(attempt, outcome.retry_after)
+            delay = (
+                self.policy.delay_after(attempt, outcome.retry_after)
+                if retry_in is None
+                else retry_in
+            )
             result = AttemptResult(outcome, DeliveryStatus.RETRYING, delay)
 
         next_at = (

@@ -13,6 +13,7 @@ attempts were made. The orchestrator says which attempt ends the round.
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from core.errors import DataManagerError
 from core.jobs.attempts import DeliveryAttempts
@@ -74,12 +75,30 @@ async def send_webhook(
 
     attempt = state.attempts + 1
     ends_round = attempt >= request.last_attempt
-    result = await attempts.run(delivery, attempt, last=request.final_round and ends_round)
+    result = await attempts.run(
+        delivery,
+        attempt,
+        last=request.final_round and ends_round,
+        retry_in=_orchestrated_wait(request, ends_round),
+    )
     sent = result.outcome
     if result.status is DeliveryStatus.RETRYING and not ends_round:
         raise RetryableDeliveryError(f"attempt {attempt} failed: {sent.error or sent.error_kind}")
 
     return _outcome(request, result.status, attempt, sent.status_code, sent.error)
+
+
+def _orchestrated_wait(request: SendRequest, ends_round: bool) -> float | None:
+    """Seconds until the orchestration tries again after a failure, as its schedule says.
+
+    None (for inputs from before these fields) leaves the estimate to the policy.
+    """
+    if not ends_round:
+        return request.retry_interval_ms / 1000 if request.retry_interval_ms else None
+    if request.next_round_at is None:
+        return None
+
+    return max(0.0, (request.next_round_at - datetime.now(UTC)).total_seconds())
 
 
 def _outcome(
