@@ -39,7 +39,6 @@ async def send_webhook_activity(request: dict[str, Any]) -> dict[str, Any]:
     outcome = await send_webhook(
         SendRequest.model_validate(request),
         jobs=runtime.storage.jobs,
-        store=runtime.storage.store,
         attempts=runtime.attempts,
     )
 

@@ -61,7 +61,7 @@ async def _send(
         retry_interval_ms=RETRY_INTERVAL_MS,
         next_round_at=next_round_at,
     )
-    return await send_webhook(request, jobs=storage.jobs, store=storage.store, attempts=attempts)
+    return await send_webhook(request, jobs=storage.jobs, attempts=attempts)
 
 
 async def test_a_delivered_attempt_is_returned_and_recorded(
@@ -195,9 +195,7 @@ async def test_a_job_orchestrated_to_real_receivers_ends_as_recorded(
     async def activity(work: Work) -> Answer:
         request = SendRequest.model_validate(work.input)
         try:
-            outcome = await send_webhook(
-                request, jobs=storage.jobs, store=storage.store, attempts=attempts
-            )
+            outcome = await send_webhook(request, jobs=storage.jobs, attempts=attempts)
         except RetryableDeliveryError as exc:
             return Failed(
                 "Function 'send_webhook_activity' failed with an unhandled exception.", str(exc)

@@ -12,7 +12,6 @@ attempts were made. The orchestrator says which attempt ends the round.
 """
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.errors import DataManagerError
@@ -20,8 +19,7 @@ from core.jobs.attempts import DeliveryAttempts
 from core.logs import log_event
 from core.models import DeliveryStatus
 from core.orchestration import DeliveryOutcome, SendRequest
-from core.storage import JobsRepository, TableStore
-from core.storage.jobs import DELIVERY_PREFIX, TABLE
+from core.storage import JobsRepository
 
 logger = logging.getLogger(__name__)
 
@@ -30,35 +28,12 @@ class RetryableDeliveryError(DataManagerError):
     """An attempt failed in a way worth retrying; raised so the durable retry policy applies."""
 
 
-@dataclass(frozen=True)
-class StoredDelivery:
-    status: DeliveryStatus
-    attempts: int
-    status_code: int | None
-    error: str | None
-
-
-async def stored_delivery(store: TableStore, job_id: str, webhook_id: str) -> StoredDelivery | None:
-    """The delivery's current state as recorded, read with one point query."""
-    entity = await store.get(TABLE, job_id, DELIVERY_PREFIX + webhook_id)
-    if entity is None:
-        return None
-
-    return StoredDelivery(
-        status=DeliveryStatus(entity["Status"]),
-        attempts=entity.get("Attempts", 0),
-        status_code=entity.get("LastStatusCode") or None,
-        error=entity.get("LastError") or None,
-    )
-
-
 async def send_webhook(
-    request: SendRequest, *, jobs: JobsRepository, store: TableStore, attempts: DeliveryAttempts
+    request: SendRequest, *, jobs: JobsRepository, attempts: DeliveryAttempts
 ) -> DeliveryOutcome:
     """Make the next attempt of one delivery; raise RetryableDeliveryError to be retried."""
-    state = await stored_delivery(store, request.job_id, request.webhook_id)
-    delivery = await jobs.load_request(request.job_id, request.webhook_id)
-    if state is None or delivery is None:
+    state = await jobs.delivery(request.job_id, request.webhook_id)
+    if state is None:
         # Only a job still being created by a racing hand-over lacks its rows;
         # the retry policy waits for them, and the tail after it.
         log_event(
@@ -76,7 +51,7 @@ async def send_webhook(
     attempt = state.attempts + 1
     ends_round = attempt >= request.last_attempt
     result = await attempts.run(
-        delivery,
+        state.request,
         attempt,
         last=request.final_round and ends_round,
         retry_in=_orchestrated_wait(request, ends_round),

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.delivery import DeliveryRequest, DeliveryTarget
-from core.models import EventType
+from core.models import DeliveryStatus, EventType
 
 
 def new_job_id() -> str:
@@ -46,3 +46,14 @@ class PendingDelivery:
     # The last attempt number this round of deliveries may use.
     attempt_budget: int
     next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredDelivery:
+    """One delivery as last recorded: where it stands, and what to send next."""
+
+    request: DeliveryRequest
+    status: DeliveryStatus
+    attempts: int
+    status_code: int | None
+    error: str | None

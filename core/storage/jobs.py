@@ -16,7 +16,7 @@ from typing import Any
 from azure.data.tables import TableEntity, UpdateMode
 
 from core.delivery import AttemptOutcome, DeliveryRequest, DeliveryTarget
-from core.jobs.model import NotificationJob, PendingDelivery
+from core.jobs.model import NotificationJob, PendingDelivery, StoredDelivery
 from core.models import (
     AttemptRecord,
     DeliveryLogEntry,
@@ -182,14 +182,22 @@ class JobsRepository:
             deliveries=views,
         )
 
-    async def load_request(self, job_id: str, webhook_id: str) -> DeliveryRequest | None:
-        """Everything needed to send one delivery, read back from storage."""
-        header = await self._store.get(TABLE, job_id, HEADER_ROW)
-        delivery = await self._store.get(TABLE, job_id, DELIVERY_PREFIX + webhook_id)
+    async def delivery(self, job_id: str, webhook_id: str) -> StoredDelivery | None:
+        """One delivery's state and everything needed to send it, in two parallel reads."""
+        header, delivery = await asyncio.gather(
+            self._store.get(TABLE, job_id, HEADER_ROW),
+            self._store.get(TABLE, job_id, DELIVERY_PREFIX + webhook_id),
+        )
         if header is None or delivery is None:
             return None
 
-        return _request(header, webhook_id, delivery, self._box)
+        return StoredDelivery(
+            request=_request(header, webhook_id, delivery, self._box),
+            status=DeliveryStatus(delivery["Status"]),
+            attempts=delivery.get("Attempts", 0),
+            status_code=delivery.get("LastStatusCode") or None,
+            error=delivery.get("LastError") or None,
+        )
 
     async def active_jobs(self) -> list[str]:
         """Ids of in-process jobs not known to be finished."""
