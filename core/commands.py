@@ -28,6 +28,7 @@ from core.models import (
     DeliveryLogEntry,
     EventType,
     ImportRequest,
+    JobState,
     JobView,
     Translation,
     TranslationSave,
@@ -358,8 +359,15 @@ class Commands:
         return view.model_copy(update={"runtime_status": runtime_status})
 
     async def redeliver(self, job_id: str) -> int:
-        """Send the job's failed deliveries again; returns how many."""
-        await self.get_job(job_id)
+        """Send the job's failed deliveries again; returns how many.
+
+        Only a finished job is redelivered, in either job mode: while deliveries
+        are still under way, their retries are what comes next.
+        """
+        job = await self.get_job(job_id)
+        if job.status is not JobState.COMPLETED:
+            raise ConflictError(f"job {job_id!r} is still being delivered; redeliver it when done")
+
         return await self._notifier.redeliver(job_id)
 
 

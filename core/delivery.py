@@ -230,7 +230,14 @@ def _elapsed_ms(clock: float) -> int:
 
 
 def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    """The error in a receiver's terms, read from aiohttp's error behind the transport's."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+    if isinstance(cause, aiohttp.ClientConnectorError) and isinstance(
+        cause.os_error, ConnectionRefusedError
+    ):
+        return f"connection refused by {cause.host}:{cause.port}"
+
+    return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
 
 
 def _status_error_kind(status: int) -> str | None:

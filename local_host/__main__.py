@@ -7,13 +7,15 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
-from core.errors import StorageUnavailableError
+from core.errors import SettingsError, StorageUnavailableError
 from core.logs import log_event
+from core.settings import Settings
 from local_host.server import build_web_app, route_prefix
 from local_host.settings_file import apply_local_settings
 
@@ -44,7 +46,13 @@ async def _runtime_context(_: web.Application) -> AsyncIterator[None]:
         except StorageUnavailableError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
-            log_event(logger, "storage.waiting", level=logging.WARNING)
+            log_event(
+                logger,
+                "storage.waiting",
+                level=logging.WARNING,
+                reason="Table Storage does not answer yet",
+                gives_up_in_s=round(deadline - asyncio.get_running_loop().time()),
+            )
             await asyncio.sleep(1)
     # The Functions host sweeps with a timer trigger; here a task does it.
     runtime.start_sweeping()
@@ -73,6 +81,10 @@ def main() -> None:
     configure_logging()
     apply_local_settings(PROJECT_ROOT / "local.settings.json")
     _use_in_process_jobs()
+    try:
+        Settings.from_environ()
+    except SettingsError as exc:
+        sys.exit(f"local host: {exc}")
     from function_app import app  # after the settings: the app reads them at import
 
     web_app = build_web_app(app, route_prefix(PROJECT_ROOT / "host.json"))
@@ -83,7 +95,10 @@ def main() -> None:
         url=f"http://{args.host}:{args.port}/api",
         keys_enforced=False,
     )
-    web.run_app(web_app, host=args.host, port=args.port, print=None, access_log=None)
+    try:
+        web.run_app(web_app, host=args.host, port=args.port, print=None, access_log=None)
+    except OSError as exc:
+        sys.exit(f"local host: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

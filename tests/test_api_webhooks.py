@@ -68,6 +68,22 @@ def test_redeliver_resends_failed_deliveries_with_the_same_event_id(
     assert api.post("/jobs/0123456789abcdef/redeliver").status_code == 404
 
 
+def test_a_job_still_being_delivered_is_not_redelivered(
+    api: httpx.Client, receiver: Receiver, tag: str
+) -> None:
+    """409 while deliveries are under way, as in durable mode; the job goes on as it was."""
+    set_id = _set(api, tag)
+    _register(api, set_id, receiver.url(f"slow/1000/{tag}"))
+    job_id = api.put(f"/translation-sets/{set_id}/translations", json=TRANSLATION).json()["jobId"]
+
+    response = api.post(f"/jobs/{job_id}/redeliver")
+    job = _completed(api, job_id)
+
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert (job["deliveries"][0]["status"], job["deliveries"][0]["attempts"]) == ("delivered", 1)
+
+
 def test_a_disabled_webhook_gets_no_redelivery_until_enabled(
     api: httpx.Client, receiver: Receiver, tag: str
 ) -> None:

@@ -113,6 +113,8 @@ async def test_connection_refused_is_a_connect_error(sender: WebhookSender) -> N
     outcome = await sender.send(_request("http://127.0.0.1:9/"), attempt=1)
 
     assert outcome.error_kind == "connect_error"
+    assert outcome.error is not None
+    assert outcome.error.startswith("connection refused by 127.0.0.1:")
     assert outcome.status_code is None
 
 
