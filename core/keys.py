@@ -48,5 +48,6 @@ def compound_key(*parts: str) -> str:
     if len(key.encode("utf-16-le")) <= MAX_KEY_BYTES - 64:
         return key
 
-    digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+    # The digest covers the encoded key, which already tells the parts apart.
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
     return f"{ESCAPE}sha256{SEPARATOR}{digest}"

@@ -35,3 +35,12 @@ def test_overlong_keys_become_a_digest_within_the_limit() -> None:
     assert len(key.encode("utf-16-le")) <= MAX_KEY_BYTES
     assert key == compound_key(resource, name)
     assert key != compound_key(resource, name + "x")
+
+
+def test_overlong_pairs_split_differently_get_different_digests() -> None:
+    """A NUL (or any character) at the seam cannot make two long pairs share a digest."""
+    first = compound_key("x" * 400 + "\0" + "y" * 10, "z" * 400)
+    second = compound_key("x" * 400, "y" * 10 + "\0" + "z" * 400)
+
+    assert first.startswith("!sha256|")
+    assert first != second

@@ -18,6 +18,8 @@ FREE_TEXT_NAMES = [
     "quote's",
     "pipe|bar",
     "new\nline",
+    "\uffffat the very top",
+    "😀 beyond the BMP",
 ]
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 

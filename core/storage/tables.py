@@ -150,7 +150,9 @@ class TableStore:
         parameters: dict[str, Any] = {"pk": partition}
         if prefix is not None:
             query_filter += " and RowKey ge @low and RowKey lt @high"
-            parameters |= {"low": prefix, "high": prefix + "\uffff"}
+            # Just past every key that starts with `prefix`, whatever follows it.
+            high = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            parameters |= {"low": prefix, "high": high}
         async for entity in self.query(table, query_filter, parameters):
             yield entity
 
