@@ -12,6 +12,7 @@ from typing import Any
 
 from core.delivery import AttemptOutcome, DeliveryTarget
 from core.errors import (
+    ChangedMeanwhileError,
     ConflictError,
     DataManagerError,
     ImportIncompleteError,
@@ -121,7 +122,10 @@ class Commands:
         }
         record = new_record(set_id, EventType.TRANSLATIONS_SET_DELETED, data)
 
-        return await self._commit(set_id, [self._storage.sets.delete_operation(set_id)], record)
+        try:
+            return await self._commit(set_id, [self._storage.sets.delete_operation(set_id)], record)
+        except ChangedMeanwhileError:
+            raise NotFoundError(f"translations set {set_id!r} not found") from None
 
     # Translations
 
@@ -158,7 +162,10 @@ class Commands:
         record = new_record(
             set_id, EventType.TRANSLATION_DELETED, {"resource": resource, "name": name}
         )
-        return await self._commit(set_id, [operation], record)
+        try:
+            return await self._commit(set_id, [operation], record)
+        except ChangedMeanwhileError:
+            raise NotFoundError(f"no translation {name!r} in resource {resource!r}") from None
 
     async def _commit(
         self, set_id: str, operations: list[Operation], record: OutboxRecord

@@ -36,6 +36,10 @@ class ConflictError(DataManagerError):
     """The request clashes with the current state (HTTP 409)."""
 
 
+class ChangedMeanwhileError(ConflictError):
+    """A transaction relied on an entity that another request removed or changed meanwhile."""
+
+
 class PayloadTooLargeError(DataManagerError):
     """The request or one of its values is larger than we store (HTTP 413)."""
 

@@ -1,5 +1,6 @@
 """Bad input gets the right 4xx as problem+json and changes nothing."""
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -163,3 +164,21 @@ def test_an_import_with_one_oversized_item_saves_nothing(api: httpx.Client, set_
 
     assert response.status_code in (400, 413)
     assert api.get(f"/translation-sets/{set_id}/translations").json()["items"] == []
+
+
+def test_racing_deletes_answer_one_success_and_404s(api: httpx.Client, set_id: str) -> None:
+    """Whoever loses a race to delete the same thing hears 404, not a storage failure."""
+    translations = f"/translation-sets/{set_id}/translations"
+    assert api.put(translations, json=TRANSLATION).status_code == 200
+    one = {"resource": "r", "name": "n"}
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        translation_answers = list(
+            pool.map(lambda _: api.delete(translations, params=one).status_code, range(5))
+        )
+        set_answers = list(
+            pool.map(lambda _: api.delete(f"/translation-sets/{set_id}").status_code, range(5))
+        )
+
+    assert sorted(translation_answers) == [200, 404, 404, 404, 404]
+    assert sorted(set_answers) == [200, 404, 404, 404, 404]

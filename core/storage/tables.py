@@ -13,10 +13,10 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableEntity, UpdateMode
+from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from core.errors import SettingsError, StorageUnavailableError
+from core.errors import ChangedMeanwhileError, SettingsError, StorageUnavailableError
 
 TABLES = ("translationsets", "translations", "webhooks", "jobs", "outbox", "deliverylog")
 # Azure refuses transactions of more than 100 operations or 4 MiB (Azurite does not).
@@ -24,6 +24,11 @@ MAX_TRANSACTION_OPERATIONS = 100
 MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
 # What batching aims for, leaving room for the request's own framing.
 BATCH_BYTES = 3 * 1024 * 1024
+
+# Transaction failures that mean another request changed the data first.
+STALE_ERROR_CODES = frozenset(
+    {"ResourceNotFound", "EntityAlreadyExists", "UpdateConditionNotSatisfied"}
+)
 
 Entity = dict[str, Any]
 Operation = tuple[str, Entity] | tuple[str, Entity, Mapping[str, Any]]
@@ -166,7 +171,15 @@ class TableStore:
         self.transactions += 1
         self.largest_transaction = max(self.largest_transaction, len(operations))
         with storage_errors("write a transaction"):
-            await self.table(table).submit_transaction(operations)
+            try:
+                await self.table(table).submit_transaction(operations)
+            except TableTransactionError as exc:
+                # A racing request got there first (a delete of what is gone);
+                # the caller knows what that means for its command.
+                code = getattr(exc, "error_code", None)
+                if code in STALE_ERROR_CODES:
+                    raise ChangedMeanwhileError(str(code)) from exc
+                raise
 
     async def write_batches(self, table: str, operations: Sequence[Operation]) -> None:
         """Run operations of one partition in as many transactions as they need."""
