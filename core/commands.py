@@ -2,6 +2,7 @@
 record in one transaction, then hand the record over (the fast path).
 """
 
+import json
 import logging
 import re
 import uuid
@@ -53,9 +54,9 @@ logger = logging.getLogger(__name__)
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _CURSOR_PATTERN = re.compile(r"\d{15}\|[0-9a-f]{1,64}\|\d{4}")
 # An import transaction holds its translations plus one outbox record, whose
-# list of names must fit one 64 KiB property.
+# list of names, stored as JSON, must fit one 64 KiB (32,768 UTF-16 units) property.
 _IMPORT_CHUNK_ITEMS = MAX_TRANSACTION_OPERATIONS - 1
-_IMPORT_RECORD_CHARS = 30_000
+_IMPORT_RECORD_UNITS = 30_000
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 
 
@@ -239,7 +240,7 @@ class Commands:
         for set_id, set_entities in entities.items():
             await self._storage.outbox.mark(set_id)
             for chunk in _import_chunks(set_entities):
-                pairs = [{"resource": e["Resource"], "name": e["Name"]} for e in chunk]
+                pairs = [_pair(entity) for entity in chunk]
                 record = new_record(
                     set_id,
                     EventType.TRANSLATIONS_IMPORTED,
@@ -415,16 +416,26 @@ def _import_chunks(entities: list[dict[str, Any]]) -> Iterator[list[dict[str, An
     chunk: list[dict[str, Any]] = []
     size = names = 0
     for entity in entities:
-        cost, name_chars = entity_size(entity), len(entity["Resource"]) + len(entity["Name"]) + 32
+        cost, name_units = entity_size(entity), _stored_units(_pair(entity)) + 1
         full = len(chunk) == _IMPORT_CHUNK_ITEMS or size + cost > BATCH_BYTES - 256 * 1024
-        if chunk and (full or names + name_chars > _IMPORT_RECORD_CHARS):
+        if chunk and (full or names + name_units > _IMPORT_RECORD_UNITS):
             yield chunk
             chunk, size, names = [], 0, 0
         chunk.append(entity)
         size += cost
-        names += name_chars
+        names += name_units
     if chunk:
         yield chunk
+
+
+def _pair(entity: dict[str, Any]) -> dict[str, str]:
+    return {"resource": entity["Resource"], "name": entity["Name"]}
+
+
+def _stored_units(value: object) -> int:
+    """UTF-16 units of `value` as the outbox stores it: compact JSON, escapes and all."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _not_saved(

@@ -166,6 +166,28 @@ def test_an_import_with_one_oversized_item_saves_nothing(api: httpx.Client, set_
     assert api.get(f"/translation-sets/{set_id}/translations").json()["items"] == []
 
 
+def test_an_import_of_names_that_grow_when_stored_is_saved_whole(
+    api: httpx.Client, set_id: str
+) -> None:
+    """Emoji count twice in UTF-16 and control characters six times in JSON: still fits."""
+    emoji = [
+        {"setId": set_id, "resource": "😀" * 512, "name": f"{i:06d}" + "😀" * 506, "values": {}}
+        for i in range(16)
+    ]
+    controls = [
+        {"setId": set_id, "resource": "\u0001" * 512, "name": f"{i:03d}" + "\u0002" * 509}
+        | {"values": {"en": "x"}}
+        for i in range(120)
+    ]
+
+    response = api.post("/translations/import", json={"items": emoji + controls})
+    listed = api.get(f"/translation-sets/{set_id}/translations").json()["items"]
+
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["imported"] == 136
+    assert len(listed) == 136
+
+
 def test_racing_deletes_answer_one_success_and_404s(api: httpx.Client, set_id: str) -> None:
     """Whoever loses a race to delete the same thing hears 404, not a storage failure."""
     translations = f"/translation-sets/{set_id}/translations"
