@@ -46,6 +46,7 @@ from core.outbox import OutboxRecord, job_id_for, new_record
 from core.signing import generate_secret
 from core.storage import Storage
 from core.storage.tables import BATCH_BYTES, MAX_TRANSACTION_OPERATIONS, Operation, entity_size
+from core.storage.webhooks import UNCHANGED
 from core.url_policy import UrlPolicy
 
 logger = logging.getLogger(__name__)
@@ -301,7 +302,8 @@ class Commands:
             set_id,
             webhook_id,
             active=body.active,
-            events=_ordered(body.events) if body.events is not None else None,
+            # Present, even as null or [], means a new filter; absent leaves it.
+            events=_ordered(body.events) if "events" in body.model_fields_set else UNCHANGED,
             description=body.description,
         )
         if body.active:

@@ -248,7 +248,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "update_webhook",
         "patch",
         "translation-sets/{setId}/webhooks/{webhookId}",
-        "Change a webhook's events, description or whether it is active.",
+        "Change a webhook's events, description or whether it is active. "
+        "`events` null or [] subscribes it to every event; a field left out stays as it is.",
         {200: Webhook},
         (*WITH_BODY, 404, UNAVAILABLE),
         body=WebhookUpdate,

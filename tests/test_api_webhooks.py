@@ -199,6 +199,24 @@ def test_enable_endpoint_and_bad_patches(api: httpx.Client, receiver: Receiver, 
     assert api.patch(f"/translation-sets/{set_id}/webhooks/nope", json={}).status_code == 404
 
 
+def test_patch_sets_clears_or_keeps_the_event_filter(
+    api: httpx.Client, receiver: Receiver, tag: str
+) -> None:
+    """A list narrows it; [] or null means every event again; leaving it out keeps it."""
+    set_id = _set(api, tag)
+    path = f"/translation-sets/{set_id}/webhooks/{_register(api, set_id, receiver.url('ok'))['id']}"
+
+    narrowed = api.patch(path, json={"events": ["translation.saved"]}).json()["events"]
+    kept = api.patch(path, json={"description": "only saves"}).json()["events"]
+    cleared_by_empty = api.patch(path, json={"events": []}).json()["events"]
+    api.patch(path, json={"events": ["translation.deleted"]})
+    cleared_by_null = api.patch(path, json={"events": None}).json()["events"]
+
+    assert narrowed == kept == ["translation.saved"]
+    assert cleared_by_empty is None
+    assert cleared_by_null is None
+
+
 async def test_continuous_failure_for_the_configured_hours_disables(
     storage: Storage, receiver: Receiver, tag: str
 ) -> None:

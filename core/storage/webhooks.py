@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from enum import Enum, auto
 from typing import Any
 
 from azure.data.tables import TableEntity, UpdateMode
@@ -26,6 +27,15 @@ _HEALTH_FIELDS = {
     "disabled_at": "DisabledAt",
     "disabled_reason": "DisabledReason",
 }
+
+
+class Unchanged(Enum):
+    """Marks a setting an update leaves alone, where None is a value of its own."""
+
+    UNCHANGED = auto()
+
+
+UNCHANGED = Unchanged.UNCHANGED
 
 
 class WebhooksRepository:
@@ -100,12 +110,15 @@ class WebhooksRepository:
         webhook_id: str,
         *,
         active: bool | None = None,
-        events: list[EventType] | None = None,
+        events: list[EventType] | Unchanged | None = UNCHANGED,
         description: str | None = None,
     ) -> None:
-        """Change settings; enabling a webhook also clears its failure record."""
+        """Change settings; enabling a webhook also clears its failure record.
+
+        `events` None (or empty) subscribes the webhook to every event.
+        """
         changes: dict[str, Any] = {}
-        if events is not None:
+        if not isinstance(events, Unchanged):
             changes["Events"] = _events(events)
         if description is not None:
             changes["Description"] = description
