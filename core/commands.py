@@ -280,6 +280,14 @@ class Commands:
         )
         secret = generate_secret()
         await self._storage.webhooks.create(webhook, secret)
+        # Checked again after the write: of registrations racing past the first
+        # check, those ranked (by creation) beyond the limit take themselves back.
+        ranked = sorted(
+            await self._storage.webhooks.in_set(set_id), key=lambda w: (w.created_at, w.id)
+        )
+        if webhook.id not in {w.id for w in ranked[:MAX_WEBHOOKS_PER_SET]}:
+            await self._storage.webhooks.delete(set_id, webhook.id)
+            raise UnprocessableError(f"a set holds at most {MAX_WEBHOOKS_PER_SET} webhooks")
 
         return WebhookWithSecret(**webhook.model_dump(), secret=secret)
 

@@ -1,12 +1,19 @@
 """Every input bound at its edge (accepted) and one past it (refused with a 4xx)."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
-from core.models import MAX_CULTURES, MAX_IMPORT_ITEMS, MAX_NAME_LENGTH, MAX_TEXT_UTF16_UNITS
+from core.models import (
+    MAX_CULTURES,
+    MAX_IMPORT_ITEMS,
+    MAX_NAME_LENGTH,
+    MAX_TEXT_UTF16_UNITS,
+)
+from core.models import MAX_WEBHOOKS_PER_SET as MAX_WEBHOOKS
 
 MIB = 1024 * 1024
 
@@ -95,3 +102,19 @@ def test_body_size_bound(api: httpx.Client, set_id: str, size: int, status: int)
 
     assert len(body) == size
     assert response.status_code == status
+
+
+def test_racing_registrations_stop_at_the_webhook_limit(api: httpx.Client, set_id: str) -> None:
+    """Registrations sent all at once still leave at most the limit, and no 5xx."""
+    path = f"/translation-sets/{set_id}/webhooks"
+    body = {"url": "http://127.0.0.1:9/hook"}
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(
+            pool.map(lambda _: api.post(path, json=body).status_code, range(MAX_WEBHOOKS + 20))
+        )
+    stored = api.get(path).json()["items"]
+
+    assert set(answers) <= {201, 422}
+    assert answers.count(201) == len(stored)
+    assert MAX_WEBHOOKS - 16 <= len(stored) <= MAX_WEBHOOKS
