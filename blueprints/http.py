@@ -20,6 +20,7 @@ from core.errors import (
     SettingsError,
     StorageUnavailableError,
     UnprocessableError,
+    UnsupportedMediaTypeError,
 )
 from core.logs import log_event
 
@@ -38,6 +39,7 @@ _STATUS_FOR: list[tuple[type[DataManagerError], HTTPStatus]] = [
     (ConflictError, HTTPStatus.CONFLICT),
     (PayloadTooLargeError, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
     (UnprocessableError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (UnsupportedMediaTypeError, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (StorageUnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
     (JobServiceClosedError, HTTPStatus.SERVICE_UNAVAILABLE),
     (SettingsError, HTTPStatus.INTERNAL_SERVER_ERROR),
@@ -74,6 +76,7 @@ def problem(status: HTTPStatus, detail: str, **extra: Any) -> func.HttpResponse:
 
 def parse_body(req: func.HttpRequest, model: type[Model]) -> Model:
     """The request body as `model`; InvalidInputError says what is wrong."""
+    _require_json(req.headers.get("content-type"))
     body = req.get_body()
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLargeError(f"request body larger than {MAX_BODY_BYTES} bytes")
@@ -88,6 +91,17 @@ def parse_body(req: func.HttpRequest, model: type[Model]) -> Model:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise InvalidInputError("request body failed validation", _errors(exc)) from None
+
+
+def _require_json(content_type: str | None) -> None:
+    """Refuse bodies declared as something else; a missing Content-Type reads as JSON."""
+    if content_type is None or not content_type.strip():
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"request bodies are JSON: send Content-Type application/json, not {media_type[:100]!r}"
+        )
 
 
 def required_param(req: func.HttpRequest, name: str) -> str:

@@ -44,6 +44,10 @@ class PayloadTooLargeError(DataManagerError):
     """The request or one of its values is larger than we store (HTTP 413)."""
 
 
+class UnsupportedMediaTypeError(DataManagerError):
+    """The request body is not JSON by its Content-Type (HTTP 415)."""
+
+
 class UnprocessableError(DataManagerError):
     """Well-formed, but cannot be acted on (HTTP 422)."""
 

@@ -110,6 +110,7 @@ PROBLEMS: dict[int, str] = {
     405: "The path exists but not with this method.",
     409: "The request clashes with the current state: a set id that is taken, a job still running.",
     413: "The request body, or a translation in it, is too large.",
+    415: "The body is declared as something other than JSON (Content-Type).",
     422: "Well-formed, but cannot be acted on (such as a refused webhook URL).",
     503: (
         "Storage is unreachable or the job service is shutting down; the import "
@@ -117,9 +118,9 @@ PROBLEMS: dict[int, str] = {
     ),
 }
 
-# Every function that touches storage may answer 503; every one that reads a body 400 and 413.
+# Every function that touches storage may answer 503; every one that reads a body 400, 413, 415.
 UNAVAILABLE = 503
-WITH_BODY = (400, 413)
+WITH_BODY = (400, 413, 415)
 
 SAVE_EXAMPLE = {
     "resource": "Pages/Home",

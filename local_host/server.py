@@ -10,6 +10,8 @@ from typing import Any
 
 import azure.functions as func
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from blueprints.http import problem
 
@@ -71,6 +73,11 @@ def _handler(
             return _to_aiohttp(
                 problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
             )
+        except (web.HTTPException, RequestPayloadError, HttpProcessingError) as exc:
+            # A body that cannot be decoded (bad gzip, an encoding aiohttp lacks)
+            # is the client's to fix, as the Functions host would answer too.
+            detail = f"the request body could not be read: {type(exc).__name__}"
+            return _to_aiohttp(problem(HTTPStatus.BAD_REQUEST, detail))
         http_request = func.HttpRequest(
             method=request.method,
             url=str(request.url),

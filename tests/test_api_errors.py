@@ -1,5 +1,6 @@
 """Bad input gets the right 4xx as problem+json and changes nothing."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -60,6 +61,35 @@ def test_bad_translation_bodies(api: httpx.Client, set_id: str, body: bytes, sta
 
     _assert_problem(response, status)
     assert api.get(f"/translation-sets/{set_id}/translations").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        pytest.param({"content-type": "text/plain"}, 415, id="text"),
+        pytest.param({"content-type": "application/xml"}, 415, id="xml"),
+        pytest.param({"content-type": "multipart/form-data; boundary=x"}, 415, id="form"),
+        pytest.param({"content-type": "application/x-www-form-urlencoded"}, 415, id="urlencoded"),
+        pytest.param({"content-type": "Application/JSON; charset=utf-8"}, 200, id="json-any-case"),
+        pytest.param({"content-type": "application/merge-patch+json"}, 200, id="plus-json"),
+        pytest.param({"content-encoding": "gzip"}, 400, id="not-really-gzip"),
+    ],
+)
+def test_bodies_declared_as_something_else(
+    api: httpx.Client, set_id: str, headers: dict[str, str], status: int
+) -> None:
+    """Only JSON bodies are read; a body that cannot be decoded is the client's 400."""
+    body = json.dumps(TRANSLATION).encode()
+    response = api.put(
+        f"/translation-sets/{set_id}/translations",
+        content=body,
+        headers={"content-type": "application/json", **headers},
+    )
+
+    if status == 200:
+        assert response.status_code == 200
+    else:
+        _assert_problem(response, status)
 
 
 def test_validation_problems_point_at_the_field(api: httpx.Client, set_id: str) -> None:
