@@ -8,6 +8,7 @@ import langcodes
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -58,7 +59,34 @@ def _check_text(text: str) -> str:
 def _check_culture(tag: str) -> str:
     if "_" in tag or not langcodes.tag_is_valid(tag):
         raise ValueError(f"not a BCP 47 language tag: {tag!r}")
-    return tag
+    return _conventional_case(tag)
+
+
+def _conventional_case(tag: str) -> str:
+    """Tags are case-insensitive; store them as BCP 47 writes them: `zh-Hant-TW`, `en-x-abc`."""
+    first, *rest = tag.lower().split("-")
+    parts = [first]
+    for index, part in enumerate(rest):
+        if len(part) == 1:
+            # An extension or private use: what follows is lower case as it is.
+            parts += [part, *rest[index + 1 :]]
+            break
+        if len(part) == 4 and part.isalpha():
+            part = part.title()  # script
+        elif (len(part) == 2 and part.isalpha()) or (len(part) == 3 and part.isdigit()):
+            part = part.upper()  # region
+        parts.append(part)
+
+    return "-".join(parts)
+
+
+def _distinct_cultures(values: object) -> object:
+    """`en` and `EN` are one culture: refuse both in one translation rather than pick one."""
+    if isinstance(values, dict):
+        folded = [key.lower() for key in values if isinstance(key, str)]
+        if len(set(folded)) != len(folded):
+            raise ValueError("cultures must differ by more than letter case")
+    return values
 
 
 SetId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -71,7 +99,9 @@ Culture = Annotated[
     AfterValidator(_check_culture),
 ]
 Text = Annotated[str, AfterValidator(_check_text)]
-Values = Annotated[dict[Culture, Text], Field(max_length=MAX_CULTURES)]
+Values = Annotated[
+    dict[Culture, Text], BeforeValidator(_distinct_cultures), Field(max_length=MAX_CULTURES)
+]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_LENGTH)]
 WebhookUrl = Annotated[
     HttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH, allowed_schemes=["http", "https"])

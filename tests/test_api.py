@@ -218,3 +218,19 @@ def test_secrets_are_shown_once_and_never_listed_or_logged(
     assert "secret" not in listed.json()["items"][0]
     assert webhook["secret"] not in json.dumps(job)
     assert webhook["secret"] not in local_host.logs()
+
+
+def test_culture_codes_are_stored_in_their_conventional_case(api: httpx.Client, tag: str) -> None:
+    """Tags are case-insensitive: `EN-us` is saved, listed and announced as `en-US`."""
+    set_id = f"case-{tag}"
+    api.post("/translation-sets", json={"id": set_id, "name": "case"})
+    values = {"EN-us": "a", "ZH-hant-tw": "b", "sr-latn-RS": "c", "en-X-Private": "d"}
+
+    saved = api.put(
+        f"/translation-sets/{set_id}/translations",
+        json={"resource": "r", "name": "n", "values": values},
+    )
+    (listed,) = api.get(f"/translation-sets/{set_id}/translations").json()["items"]
+
+    assert saved.status_code == 200
+    assert sorted(listed["values"]) == ["en-US", "en-x-private", "sr-Latn-RS", "zh-Hant-TW"]

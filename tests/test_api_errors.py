@@ -45,6 +45,9 @@ TRANSLATION = {"resource": "r", "name": "n", "values": {"en": "x"}}
             b'{"resource": "r", "name": "n", "values": {"english": "x"}}', 400, id="bad-culture"
         ),
         pytest.param(
+            b'{"resource": "r", "name": "n", "values": {"en": "x", "EN": "y"}}', 400, id="en-EN"
+        ),
+        pytest.param(
             b'{"resource": "r", "name": "n", "values": {}, "extra": 1}', 400, id="unknown-field"
         ),
         pytest.param(
