@@ -5,6 +5,7 @@ service uses, in-process or durable.
 import asyncio
 import functools
 import ipaddress
+import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,14 +78,16 @@ class WebhookSender:
         timeout_seconds: float,
         url_policy: UrlPolicy,
         client: httpx.AsyncClient | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls` replaces the system's trusted authorities (tests with their own CA)."""
         self._deadline = timeout_seconds
         self._policy = url_policy
         self._client = client or httpx.AsyncClient(
             # httpx's API over aiohttp's connection handling, several times
             # faster than httpx's own pool at hundreds of concurrent requests;
             # aiohttp's resolver hook is where the URL policy checks addresses.
-            transport=AiohttpTransport(client=functools.partial(_session, url_policy)),
+            transport=AiohttpTransport(client=functools.partial(_session, url_policy, tls)),
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
             follow_redirects=False,
             trust_env=False,
@@ -177,12 +180,13 @@ class WebhookSender:
         )
 
 
-def _session(policy: UrlPolicy) -> aiohttp.ClientSession:
+def _session(policy: UrlPolicy, tls: ssl.SSLContext | None) -> aiohttp.ClientSession:
     """The pooled session under the transport, created on first use in the running loop."""
     connector = aiohttp.TCPConnector(
         limit=MAX_CONNECTIONS,
         limit_per_host=MAX_CONNECTIONS_PER_HOST,
         resolver=GuardedResolver(policy),
+        ssl=tls if tls is not None else True,
     )
     return aiohttp.ClientSession(connector=connector, trust_env=False)
 
@@ -208,6 +212,8 @@ def _transport_error_kind(exc: httpx.TransportError) -> str:
         return "invalid_url"
     if isinstance(cause, TimeoutError | httpx.TimeoutException):
         return "timeout"
+    if isinstance(cause, aiohttp.ClientSSLError):
+        return "tls_error"
     if isinstance(cause, aiohttp.ClientConnectorError | httpx.ConnectError):
         return "connect_error"
 
@@ -236,6 +242,8 @@ def _describe(exc: Exception) -> str:
         cause.os_error, ConnectionRefusedError
     ):
         return f"connection refused by {cause.host}:{cause.port}"
+    if isinstance(cause, aiohttp.ClientSSLError):
+        return f"TLS with {cause.host}:{cause.port} failed: {cause.os_error}"
 
     return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429})
-RETRYABLE_ERROR_KINDS = frozenset({"timeout", "connect_error", "network_error"})
+# A TLS failure is retried too: certificates get renewed and fixed within hours.
+RETRYABLE_ERROR_KINDS = frozenset({"timeout", "connect_error", "tls_error", "network_error"})
 # Jitter is a fraction of the first interval: enough to spread a burst, small
 # enough that "2 s, 4 s, 8 s" still describes what happens.
 JITTER_FRACTION = 0.1

@@ -55,10 +55,19 @@ def refusal(address: IPAddress) -> str | None:
         return f"{address} is a multicast address"
     if address.is_unspecified:
         return f"{address} is the unspecified address"
-    if address.is_private or not address.is_global:
+    if address.is_private or not address.is_global or _special_purpose(address):
         return f"{address} is a private or reserved address"
 
     return None
+
+
+# IANA's IETF protocol assignments, not globally reachable; Python before 3.12.4
+# (and 3.11.10) counts most of this block as global.
+_SPECIAL_PURPOSE = ipaddress.ip_network("192.0.0.0/24")
+
+
+def _special_purpose(address: IPAddress) -> bool:
+    return address.version == 4 and address in _SPECIAL_PURPOSE
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
@@ -86,9 +95,11 @@ class UrlPolicy:
         """Scheme, host and credentials; raises UrlRefusedError."""
         try:
             parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError for a bad port
+            port = parts.port  # raises ValueError for a port out of range
         except ValueError as exc:
             raise UrlRefusedError(f"not a usable URL: {exc}") from None
+        if port == 0:
+            raise UrlRefusedError("not a usable URL: port 0 cannot be connected to")
         allowed = ("https", "http") if self.allow_private_networks else ("https",)
         if parts.scheme not in allowed:
             raise UrlRefusedError(f"the URL must use {' or '.join(allowed)}")

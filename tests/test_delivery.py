@@ -14,6 +14,7 @@ from core.models import EventType
 from core.signing import generate_secret
 from core.url_policy import UrlPolicy
 from tests.support.receiver import Receiver
+from tests.support.tls import issue, tls_receiver
 
 
 @pytest.fixture
@@ -127,3 +128,32 @@ async def test_retry_after_is_read_from_the_answer(
     assert outcome.status_code == 429
     assert outcome.retry_after == 7.0
     assert json.loads(_request("x").payload)["type"] == "translation.saved"
+
+
+async def test_https_goes_to_the_checked_address_with_the_original_name() -> None:
+    """The name resolves once, to the address the policy checked; TLS still verifies the
+    certificate for the name (SNI) and the Host header keeps it."""
+    authority = issue("hooks.test")
+    resolved: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return ["127.0.0.1"]
+
+    policy = UrlPolicy(allow_private_networks=True, resolve=resolve)
+    trusting = WebhookSender(timeout_seconds=3, url_policy=policy, tls=authority.client_context())
+    untrusting = WebhookSender(timeout_seconds=3, url_policy=policy)
+    async with tls_receiver(authority) as receiver:
+        url = f"https://hooks.test:{receiver.port}/hook"
+        delivered = await trusting.send(_request(url), attempt=1)
+        refused = await untrusting.send(_request(url), attempt=1)
+    await trusting.aclose()
+    await untrusting.aclose()
+
+    assert delivered.status_code == 200, delivered.error
+    assert receiver.server_names[0] == "hooks.test"
+    assert receiver.hosts == [f"hooks.test:{receiver.port}"]
+    assert set(resolved) == {"hooks.test"}
+    assert refused.error_kind == "tls_error"
+    assert refused.error is not None
+    assert "certificate" in refused.error.lower()

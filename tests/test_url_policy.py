@@ -42,6 +42,8 @@ REFUSED = [
     ("https://0.0.0.0/", "unspecified"),
     ("https://[::]/", "unspecified"),
     ("https://224.0.0.1/", "multicast"),
+    ("https://192.0.0.8/", "reserved"),
+    ("https://public.example:0/", "port 0"),
     ("https://internal.example/hook", "private"),
     ("https://mixed.example/hook", "loopback"),
     ("https://user:pw@public.example/", "credentials"),
