@@ -6,21 +6,16 @@ attempt; nothing re-serializes the payload later.
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from core.models import EventType
+from core.models import EventType, rfc3339
 
 EVENT_ID_PREFIX = "evt_"
 
 
 def new_event_id() -> str:
     return EVENT_ID_PREFIX + uuid.uuid4().hex
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC with millisecond precision and a `Z`, e.g. 2026-12-03T10:00:00.123Z."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def build_payload(

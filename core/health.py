@@ -7,11 +7,11 @@ reason and time recorded; disabled webhooks receive nothing until re-enabled.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from http import HTTPStatus
 
-from core.delivery import AttemptOutcome, DeliveryRequest
+from core.delivery import AttemptOutcome, DeliveryRequest, DeliveryTarget
 from core.errors import DataManagerError
 from core.logs import log_event, safe_url
 from core.models import EventType, WebhookHealth
@@ -76,20 +76,28 @@ class EndpointHealth:
                 reason=updated.disabled_reason,
             )
 
-    async def still_subscribed(self, request: DeliveryRequest) -> bool:
-        """Whether a later attempt may still go out: its webhook is there and active.
+    async def current_target(self, request: DeliveryRequest) -> DeliveryTarget | None:
+        """Where and how a later attempt goes now; None when its webhook takes no more.
 
-        Checked before retries and redeliveries, so a webhook disabled (by hand or
-        by its health) or deleted after the event receives nothing more. A set's
-        deletion removes the set's webhooks yet is still announced to them.
+        Read again before retries, redeliveries and resumed deliveries, so that a
+        webhook disabled (by hand or by its health) or deleted after the event
+        receives nothing more, and one whose secret was rotated meanwhile is
+        signed with the secrets in force now. A set's deletion removes the set's
+        webhooks yet is still announced to them, signed as when it was scheduled.
         """
         if not request.set_id:
-            return True
-        webhook = await self.webhooks.get(request.set_id, request.target.webhook_id)
-        if webhook is None:
-            return request.event_type == EventType.TRANSLATIONS_SET_DELETED.value
+            return request.target
+        found = await self.webhooks.get_with_secrets(request.set_id, request.target.webhook_id)
+        if found is None:
+            deleting = request.event_type == EventType.TRANSLATIONS_SET_DELETED.value
+            return request.target if deleting else None
+        webhook, secrets = found
+        if not webhook.active:
+            return None
 
-        return webhook.active
+        return replace(
+            request.target, secrets=secrets, legacy_secret_header=webhook.legacy_secret_header
+        )
 
     def _recently_healthy(self, key: tuple[str, str], at: datetime) -> bool:
         written = self._healthy_since.get(key)

@@ -1,6 +1,6 @@
 """Request and response models: camelCase JSON on the wire, snake_case here."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -12,8 +12,10 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    PlainSerializer,
     StringConstraints,
     UrlConstraints,
+    WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
 
@@ -25,6 +27,19 @@ MAX_IMPORT_ITEMS = 1_000
 MAX_WEBHOOKS_PER_SET = 100
 MAX_DESCRIPTION_LENGTH = 1_000
 MAX_URL_LENGTH = 2_048
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC with millisecond precision and a `Z`, e.g. 2026-12-03T10:00:00.123Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Every moment the API answers with reads like an event's `timestamp`.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class EventType(StrEnum):
@@ -124,7 +139,7 @@ class TranslationSet(CamelModel):
     id: str
     name: str
     description: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class TranslationSave(RequestModel):
@@ -137,7 +152,7 @@ class Translation(CamelModel):
     resource: str
     name: str
     values: dict[str, str]
-    updated_at: datetime
+    updated_at: Timestamp
 
 
 class ImportItem(TranslationSave):
@@ -156,11 +171,11 @@ class WebhookCreate(RequestModel):
 
 
 class WebhookHealth(CamelModel):
-    last_success_at: datetime | None = None
-    last_failure_at: datetime | None = None
+    last_success_at: Timestamp | None = None
+    last_failure_at: Timestamp | None = None
     consecutive_failures: int = 0
-    failing_since: datetime | None = None
-    disabled_at: datetime | None = None
+    failing_since: Timestamp | None = None
+    disabled_at: Timestamp | None = None
     disabled_reason: str | None = None
 
 
@@ -172,7 +187,7 @@ class Webhook(CamelModel):
     description: str
     active: bool
     legacy_secret_header: bool
-    created_at: datetime
+    created_at: Timestamp
     health: WebhookHealth = WebhookHealth()
 
     def subscribes_to(self, event_type: EventType) -> bool:
@@ -214,7 +229,7 @@ class AttemptRecord(CamelModel):
     error_kind: str | None
     error: str | None
     duration_ms: int
-    at: datetime
+    at: Timestamp
 
 
 class DeliveryLogEntry(AttemptRecord):
@@ -233,8 +248,8 @@ class DeliveryView(CamelModel):
     attempts: int
     last_status_code: int | None
     last_error: str | None
-    delivered_at: datetime | None
-    next_attempt_at: datetime | None = None
+    delivered_at: Timestamp | None
+    next_attempt_at: Timestamp | None = None
     history: list[AttemptRecord] = []
 
 
@@ -244,7 +259,7 @@ class JobView(CamelModel):
     event_type: EventType
     event_id: str
     translations_set_id: str
-    created_at: datetime
+    created_at: Timestamp
     deliveries: list[DeliveryView]
     runtime_status: str | None = None
 

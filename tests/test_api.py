@@ -2,12 +2,12 @@
 
 import json
 import time
-from typing import Any
 
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
+from tests.support.api import headers_of, register_webhook, wait_for_job
 from tests.support.local_host import LocalHost
 from tests.support.receiver import Receiver
 
@@ -19,47 +19,26 @@ def _create_set(api: httpx.Client, tag: str) -> str:
     return set_id
 
 
-def _register(api: httpx.Client, set_id: str, url: str, **extra: Any) -> dict[str, Any]:
-    response = api.post(f"/translation-sets/{set_id}/webhooks", json={"url": url, **extra})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def _wait_for_job(api: httpx.Client, job_id: str, timeout: float = 15.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = api.get(f"/jobs/{job_id}").json()
-        if job["status"] == "completed":
-            return job
-        time.sleep(0.05)
-    raise TimeoutError(f"job {job_id} did not complete")
-
-
-def _headers(received: Any) -> dict[str, str]:
-    return {key.lower(): value for key, value in received.headers.items()}
-
-
 def test_saving_a_translation_sends_one_verified_webhook(
     api: httpx.Client, receiver: Receiver, tag: str
 ) -> None:
     """Create set → register → save → one verified POST → job shows it delivered."""
     set_id = _create_set(api, tag)
-    webhook = _register(api, set_id, receiver.url(f"ok/{tag}"))
+    webhook = register_webhook(api, set_id, receiver.url(f"ok/{tag}"))
 
     saved = api.put(
         f"/translation-sets/{set_id}/translations",
         json={"resource": "Pages/Home", "name": "title", "values": {"en": "Hi", "de": "Hallo"}},
     )
     (received,) = receiver.wait_for(f"ok/{tag}")
-    job = _wait_for_job(api, saved.json()["jobId"])
+    job = wait_for_job(api, saved.json()["jobId"])
 
     assert saved.status_code == 200
-    event = StandardWebhook(webhook["secret"]).verify(received.body, _headers(received))
+    event = StandardWebhook(webhook["secret"]).verify(received.body, headers_of(received))
     assert event["type"] == "translation.saved"
     assert event["translationsSetId"] == set_id
     assert event["data"] == {"resource": "Pages/Home", "name": "title", "cultures": ["de", "en"]}
-    assert _headers(received)["x-webhook-job-id"] == job["id"]
+    assert headers_of(received)["x-webhook-job-id"] == job["id"]
     assert job["eventType"] == "translation.saved"
     (delivery,) = job["deliveries"]
     assert delivery["webhookId"] == webhook["id"]
@@ -90,7 +69,7 @@ def test_event_filters_decide_who_hears_what(
 ) -> None:
     """A webhook for deletions hears nothing of saves, and hears the deletion."""
     set_id = _create_set(api, tag)
-    _register(api, set_id, receiver.url(f"ok/{tag}"), events=["translation.deleted"])
+    register_webhook(api, set_id, receiver.url(f"ok/{tag}"), events=["translation.deleted"])
     body = {"resource": "r", "name": "n", "values": {"en": "x"}}
 
     saved = api.put(f"/translation-sets/{set_id}/translations", json=body)
@@ -132,7 +111,7 @@ def test_one_job_lists_every_outcome_and_the_healthy_one_is_not_delayed(
     """Failing, hanging and healthy receivers on one job: all three outcomes shown."""
     set_id = _create_set(api, tag)
     for kind in ("status/500", "hang", "ok"):
-        _register(api, set_id, receiver.url(f"{kind}/{tag}"))
+        register_webhook(api, set_id, receiver.url(f"{kind}/{tag}"))
     started = time.monotonic()
 
     saved = api.put(
@@ -140,7 +119,7 @@ def test_one_job_lists_every_outcome_and_the_healthy_one_is_not_delayed(
         json={"resource": "r", "name": "n", "values": {"en": "x"}},
     )
     (healthy,) = receiver.wait_for(f"ok/{tag}")
-    job = _wait_for_job(api, saved.json()["jobId"])
+    job = wait_for_job(api, saved.json()["jobId"])
 
     assert healthy.at - started < 1.5  # one hanging attempt alone takes 1.5 s
     statuses = {delivery["url"].rsplit("/", 2)[-2]: delivery for delivery in job["deliveries"]}
@@ -156,7 +135,7 @@ def test_deleting_a_set_tells_its_webhooks_and_removes_its_data(
 ) -> None:
     """The deletion event still reaches the set's webhooks; the set is gone."""
     set_id = _create_set(api, tag)
-    webhook = _register(api, set_id, receiver.url(f"ok/{tag}"))
+    webhook = register_webhook(api, set_id, receiver.url(f"ok/{tag}"))
     api.put(
         f"/translation-sets/{set_id}/translations",
         json={"resource": "r", "name": "n", "values": {"en": "x"}},
@@ -166,7 +145,7 @@ def test_deleting_a_set_tells_its_webhooks_and_removes_its_data(
     received = receiver.wait_for(f"ok/{tag}", count=2)
 
     assert deleted.status_code == 200
-    event = StandardWebhook(webhook["secret"]).verify(received[-1].body, _headers(received[-1]))
+    event = StandardWebhook(webhook["secret"]).verify(received[-1].body, headers_of(received[-1]))
     assert event["type"] == "translations_set.deleted"
     assert event["data"]["translationsDeleted"] == 1
     assert api.get(f"/translation-sets/{set_id}").status_code == 404
@@ -178,8 +157,8 @@ def test_import_notifies_each_affected_set_once(
 ) -> None:
     """Items across two sets: each set's webhook gets one `translations.imported`."""
     first, second = _create_set(api, f"{tag}a"), _create_set(api, f"{tag}b")
-    _register(api, first, receiver.url(f"ok/{tag}a"))
-    _register(api, second, receiver.url(f"ok/{tag}b"))
+    register_webhook(api, first, receiver.url(f"ok/{tag}a"))
+    register_webhook(api, second, receiver.url(f"ok/{tag}b"))
     items = [
         {"setId": set_id, "resource": "r", "name": f"n{index}", "values": {"en": str(index)}}
         for set_id in (first, second)
@@ -204,12 +183,12 @@ def test_secrets_are_shown_once_and_never_listed_or_logged(
 ) -> None:
     """Only the registration response carries the secret."""
     set_id = _create_set(api, tag)
-    webhook = _register(api, set_id, receiver.url(f"ok/{tag}"), legacySecretHeader=True)
+    webhook = register_webhook(api, set_id, receiver.url(f"ok/{tag}"), legacySecretHeader=True)
     saved = api.put(
         f"/translation-sets/{set_id}/translations",
         json={"resource": "r", "name": "n", "values": {"en": "x"}},
     )
-    job = _wait_for_job(api, saved.json()["jobId"])
+    job = wait_for_job(api, saved.json()["jobId"])
 
     listed = api.get(f"/translation-sets/{set_id}/webhooks")
 

@@ -3,7 +3,6 @@
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +11,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from core.storage import Storage
 from local_host.azurite import Azurite
+from tests.support.api import headers_of, wait_for_job
 from tests.support.local_host import LocalHost, running_local_host
 from tests.support.receiver import Receiver
 
@@ -43,10 +43,6 @@ def sealed_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def _client(host: LocalHost) -> httpx.Client:
     return httpx.Client(base_url=host.base_url, timeout=10)
-
-
-def _headers(received: Any) -> dict[str, str]:
-    return {key.lower(): value for key, value in received.headers.items()}
 
 
 @pytest.mark.parametrize(
@@ -100,16 +96,41 @@ def test_rotation_signs_with_both_secrets_during_grace_then_only_the_new_one(
 
     assert rotated.status_code == 200
     assert new != old
-    assert len(_headers(during)["webhook-signature"].split(" ")) == 2
+    assert len(headers_of(during)["webhook-signature"].split(" ")) == 2
     for secret in (old, new):
-        StandardWebhook(secret).verify(during.body, _headers(during))
-    assert len(_headers(after)["webhook-signature"].split(" ")) == 1
-    StandardWebhook(new).verify(after.body, _headers(after))
+        StandardWebhook(secret).verify(during.body, headers_of(during))
+    assert len(headers_of(after)["webhook-signature"].split(" ")) == 1
+    StandardWebhook(new).verify(after.body, headers_of(after))
     with pytest.raises(WebhookVerificationError):
-        StandardWebhook(old).verify(after.body, _headers(after))
+        StandardWebhook(old).verify(after.body, headers_of(after))
     listed = api.get(f"/translation-sets/{set_id}/webhooks").text
     assert old not in listed
     assert new not in listed
+
+
+def test_a_job_from_before_a_rotation_is_redelivered_with_the_secrets_in_force_now(
+    sealed_host: LocalHost, receiver: Receiver, tag: str
+) -> None:
+    """Redelivery of an older job reads the webhook again: the new secret verifies it."""
+    api, set_id, path = _client(sealed_host), f"rotold-{tag}", f"fail/3/{tag}"
+    api.post("/translation-sets", json={"id": set_id, "name": "rotation"})
+    created = api.post(f"/translation-sets/{set_id}/webhooks", json={"url": receiver.url(path)})
+    old, webhook_id = created.json()["secret"], created.json()["id"]
+    body = {"resource": "r", "name": "n", "values": {"en": "x"}}
+    job_id = api.put(f"/translation-sets/{set_id}/translations", json=body).json()["jobId"]
+    first = receiver.wait_for(path, count=3)[0]
+    wait_for_job(api, job_id)
+
+    new = api.post(f"/translation-sets/{set_id}/webhooks/{webhook_id}/rotate-secret").json()
+    redelivered = api.post(f"/jobs/{job_id}/redeliver")
+    again = receiver.wait_for(path, count=4)[-1]
+
+    assert redelivered.status_code == 202
+    assert len(headers_of(first)["webhook-signature"].split(" ")) == 1
+    assert len(headers_of(again)["webhook-signature"].split(" ")) == 2
+    for secret in (new["secret"], old):
+        StandardWebhook(secret).verify(again.body, headers_of(again))
+    assert wait_for_job(api, job_id)["deliveries"][0]["status"] == "delivered"
 
 
 async def test_secrets_are_sealed_at_rest_when_a_key_is_set(

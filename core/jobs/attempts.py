@@ -1,11 +1,11 @@
 """One delivery attempt, judged and recorded: the step both job services repeat."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.delivery import AttemptOutcome, DeliveryRequest, WebhookSender
+from core.delivery import AttemptOutcome, DeliveryRequest, DeliveryTarget, WebhookSender
 from core.health import EndpointHealth
 from core.logs import log_event, safe_url
 from core.models import DeliveryStatus
@@ -49,13 +49,21 @@ class DeliveryAttempts:
         *,
         last: bool | None = None,
         retry_in: float | None = None,
+        recheck: bool | None = None,
     ) -> AttemptResult:
         """Make attempt number `attempt`.
 
         `last` overrides the policy's attempt count, and `retry_in` its backoff,
         for a caller whose own scheduler decides when to retry (durable).
+        `recheck` (by default: for every attempt after the first) reads the
+        webhook again before sending; a first attempt made at once sends what
+        the notifier has just read, but one picked up later from storage may not.
         """
-        withheld = attempt > 1 and not await self._still_subscribed(request)
+        withheld = False
+        if attempt > 1 if recheck is None else recheck:
+            target = await self._current_target(request)
+            withheld = target is None
+            request = request if target is None else replace(request, target=target)
         outcome = (
             _withheld(attempt) if withheld else await self._sender.send(request, attempt=attempt)
         )
@@ -86,8 +94,10 @@ class DeliveryAttempts:
 
         return result
 
-    async def _still_subscribed(self, request: DeliveryRequest) -> bool:
-        return self._health is None or await self._health.still_subscribed(request)
+    async def _current_target(self, request: DeliveryRequest) -> DeliveryTarget | None:
+        if self._health is None:
+            return request.target
+        return await self._health.current_target(request)
 
 
 def _withheld(attempt: int) -> AttemptOutcome:

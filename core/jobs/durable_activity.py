@@ -55,6 +55,8 @@ async def send_webhook(
         attempt,
         last=request.final_round and ends_round,
         retry_in=_orchestrated_wait(request, ends_round),
+        # The activity may run long after its job was stored (a retry, a tail round).
+        recheck=True,
     )
     sent = result.outcome
     if result.status is DeliveryStatus.RETRYING and not ends_round:

@@ -67,7 +67,8 @@ class InProcessJobService:
             self._start(
                 PendingDelivery(
                     request=request, attempts=0, attempt_budget=budget, next_attempt_at=None
-                )
+                ),
+                fresh=True,
             )
         log_scheduled(logger, job, self.name)
 
@@ -109,10 +110,12 @@ class InProcessJobService:
         """Nothing beyond the job's records: they are the whole truth here."""
         return None
 
-    def _start(self, delivery: PendingDelivery) -> None:
+    def _start(self, delivery: PendingDelivery, *, fresh: bool = False) -> None:
+        """Run a delivery as a task of its own; `fresh` when its job was scheduled just now."""
         request = delivery.request
         task = asyncio.get_running_loop().create_task(
-            self._deliver(delivery), name=f"deliver:{request.job_id}:{request.target.webhook_id}"
+            self._deliver(delivery, recheck=not fresh),
+            name=f"deliver:{request.job_id}:{request.target.webhook_id}",
         )
         self._tasks[task] = delivery
         self._running[request.job_id] = self._running.get(request.job_id, 0) + 1
@@ -142,7 +145,7 @@ class InProcessJobService:
             self._tasks[finisher] = delivery
             finisher.add_done_callback(lambda done: self._tasks.pop(done, None))
 
-    async def _deliver(self, delivery: PendingDelivery) -> None:
+    async def _deliver(self, delivery: PendingDelivery, *, recheck: bool) -> None:
         if delivery.next_attempt_at is not None:
             await asyncio.sleep(
                 max(0.0, (delivery.next_attempt_at - datetime.now(UTC)).total_seconds())
@@ -152,7 +155,11 @@ class InProcessJobService:
         while True:
             async with self._slots:
                 result = await self._attempts.run(
-                    delivery.request, attempt, last=attempt >= delivery.attempt_budget
+                    delivery.request,
+                    attempt,
+                    last=attempt >= delivery.attempt_budget,
+                    # A resumed delivery's webhook may have changed while it waited.
+                    recheck=recheck or attempt > 1,
                 )
             if result.status is not DeliveryStatus.RETRYING or result.retry_in is None:
                 return
