@@ -1,10 +1,12 @@
 """Reversible encoding of free text into Table Storage keys.
 
 Keys may not hold `/ \\ # ?` or control characters, and `%`, `'`, `.` and `+`
-misbehave in the URLs of point operations on some stacks. Each such character
-becomes `!` plus its code point in hex, so keys stay readable and sort like
-the text. Keys that would exceed the 1 KiB limit are replaced by a digest;
-the original text is always stored in the entity's properties as well.
+misbehave in the URLs of point operations on some stacks, and the line and
+paragraph separators U+2028 and U+2029 break batch deletes on Azurite. Each
+such character becomes `!` plus its code point in hex (`!u` and four digits
+for the separators), so keys stay readable and sort like the text. Keys
+that would exceed the 1 KiB limit are replaced by a digest; the original
+text is always stored in the entity's properties as well.
 """
 
 import hashlib
@@ -13,7 +15,13 @@ ESCAPE = "!"
 # Joins the parts of a compound key; escaped inside parts, so it splits safely.
 SEPARATOR = "|"
 MAX_KEY_BYTES = 1024
-_RISKY = set("/\\#?%'.+!|") | {chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)}
+_RISKY = (
+    set("/\\#?%'.+!|\u2028\u2029")
+    | {chr(c) for c in range(0x20)}
+    | {chr(c) for c in range(0x7F, 0xA0)}
+)
+# Marks an escape of four hex digits; not a hex digit itself, so never ambiguous.
+_WIDE = "u"
 
 
 def encode_part(text: str) -> str:
@@ -22,7 +30,8 @@ def encode_part(text: str) -> str:
 
 
 def _escape(char: str) -> str:
-    return f"{ESCAPE}{ord(char):02x}"
+    code = ord(char)
+    return f"{ESCAPE}{code:02x}" if code < 0x100 else f"{ESCAPE}{_WIDE}{code:04x}"
 
 
 def decode_part(encoded: str) -> str:
@@ -31,7 +40,10 @@ def decode_part(encoded: str) -> str:
     index = 0
     while index < len(encoded):
         char = encoded[index]
-        if char == ESCAPE:
+        if char == ESCAPE and encoded[index + 1 : index + 2] == _WIDE:
+            out.append(chr(int(encoded[index + 2 : index + 6], 16)))
+            index += 6
+        elif char == ESCAPE:
             out.append(chr(int(encoded[index + 1 : index + 3], 16)))
             index += 3
         else:

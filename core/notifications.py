@@ -59,11 +59,13 @@ class Notifier:
                 job_ids.setdefault(record.id, job_id)
 
         done = [record for record in records if record.id not in kept]
-        await self._storage.outbox.remove(done)
-        # A deleted set's data goes once nothing in its outbox waits any more.
+        # A deleted set's data goes once nothing in its outbox waits any more,
+        # and before its records do: if removing the data fails, the deletion
+        # record stays for the sweeper, which finishes the job.
         deleted = any(r.event_type is EventType.TRANSLATIONS_SET_DELETED for r in done)
         if deleted and not kept:
             await self._finish_set_deletion(set_id)
+        await self._storage.outbox.remove(done)
 
         return job_ids
 

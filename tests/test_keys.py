@@ -5,13 +5,28 @@ import pytest
 from core.keys import MAX_KEY_BYTES, compound_key, decode_part, encode_part
 
 FORBIDDEN = (
-    set("/\\#?") | {chr(code) for code in range(0x20)} | {chr(code) for code in range(0x7F, 0xA0)}
+    set("/\\#?\u2028\u2029")
+    | {chr(code) for code in range(0x20)}
+    | {chr(code) for code in range(0x7F, 0xA0)}
 )
 
 
 @pytest.mark.parametrize(
     "text",
-    ["Pages/Home", "a#b?c", "back\\slash", "日本語", "tab\there", "..", "100%", "it's", "a|b", "!"],
+    [
+        "Pages/Home",
+        "a#b?c",
+        "back\\slash",
+        "日本語",
+        "tab\there",
+        "..",
+        "100%",
+        "it's",
+        "a|b",
+        "!",
+        "line\u2028break\u2029",
+        "!u2028",
+    ],
 )
 def test_encoding_round_trips_and_avoids_forbidden_characters(text: str) -> None:
     """Every name decodes back exactly, and its key holds no forbidden character."""

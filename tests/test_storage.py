@@ -20,6 +20,7 @@ FREE_TEXT_NAMES = [
     "new\nline",
     "\uffffat the very top",
     "😀 beyond the BMP",
+    "line\u2028and paragraph\u2029separators",
 ]
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
@@ -44,6 +45,21 @@ async def test_free_text_resource_and_name_round_trip(
     assert read.values == values
     assert deleted is True
     assert await storage.translations.get(set_id, text, text) is None
+
+
+async def test_every_free_text_name_goes_in_one_batch_delete(storage: Storage, tag: str) -> None:
+    """A set's deletion removes its translations in transactions; no name trips them up."""
+    set_id = f"set-{tag}"
+    entities = [
+        storage.translations.entity(set_id, text, text, {"en": "x"}, NOW)
+        for text in FREE_TEXT_NAMES
+    ]
+    await storage.translations.save_many(set_id, entities)
+
+    deleted = await storage.translations.delete_all(set_id)
+
+    assert deleted == len(FREE_TEXT_NAMES)
+    assert await storage.translations.in_set(set_id) == []
 
 
 async def test_long_texts_in_many_cultures_are_chunked_and_read_back(

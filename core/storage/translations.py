@@ -110,10 +110,15 @@ class TranslationsRepository:
         return True
 
     async def delete_all(self, set_id: str) -> int:
-        """Remove every entity of the set's partition (a deleted set's remains)."""
-        keys = [
+        """Remove every translation of a deleted set.
+
+        The set's outbox records stay: the notifier removes those it handed
+        over once the deletion is done, so that a failure part-way leaves the
+        deletion record for the sweeper, which hands it over again and finishes.
+        """
+        keys: list[Operation] = [
             ("delete", {"PartitionKey": set_id, "RowKey": entity["RowKey"]})
-            async for entity in self._store.partition(TABLE, set_id)
+            async for entity in self._store.partition(TABLE, set_id, prefix=ROW_PREFIX)
         ]
         if keys:
             await self._store.write_batches(TABLE, keys)
