@@ -117,6 +117,11 @@ class WebhookSender:
             refused = _refused_address(exc)
             error = str(refused) if refused is not None else _describe(exc)
             return self._failure(attempt, started_at, clock, kind, error)
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
+            # NOTE: the transport lets aiohttp's own errors through when the
+            # answer is not HTTP (a bad status line, headers over 8 KiB).
+            error = f"the answer is not valid HTTP: {_one_line(exc)}"
+            return self._failure(attempt, started_at, clock, "invalid_response", error)
 
         return AttemptOutcome(
             attempt=attempt,
@@ -246,6 +251,12 @@ def _describe(exc: Exception) -> str:
         return f"TLS with {cause.host}:{cause.port} failed: {cause.os_error}"
 
     return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+
+
+def _one_line(exc: Exception) -> str:
+    """The error's message with its line breaks and indents folded into single spaces."""
+    text = " ".join(str(getattr(exc, "message", None) or exc).split())
+    return text or type(exc).__name__
 
 
 def _status_error_kind(status: int) -> str | None:

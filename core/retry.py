@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     from core.settings import Settings
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429})
-# A TLS failure is retried too: certificates get renewed and fixed within hours.
-RETRYABLE_ERROR_KINDS = frozenset({"timeout", "connect_error", "tls_error", "network_error"})
+# A TLS failure is retried too: certificates get renewed and fixed within hours,
+# and so is an answer that is not HTTP, which a proxy being redeployed may give.
+RETRYABLE_ERROR_KINDS = frozenset(
+    {"timeout", "connect_error", "tls_error", "network_error", "invalid_response"}
+)
 # Jitter is a fraction of the first interval: enough to spread a burst, small
 # enough that "2 s, 4 s, 8 s" still describes what happens.
 JITTER_FRACTION = 0.1

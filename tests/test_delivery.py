@@ -1,5 +1,6 @@
 """One attempt against a real loopback receiver: bytes, headers, timeouts, redirects."""
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 from core.delivery import DeliveryRequest, DeliveryTarget, WebhookSender
 from core.events import build_payload
 from core.models import EventType
+from core.retry import RetryPolicy, Verdict
 from core.signing import generate_secret
 from core.url_policy import UrlPolicy
 from tests.support.receiver import Receiver
@@ -117,6 +119,42 @@ async def test_connection_refused_is_a_connect_error(sender: WebhookSender) -> N
     assert outcome.error is not None
     assert outcome.error.startswith("connection refused by 127.0.0.1:")
     assert outcome.status_code is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", id="no-status-line"),
+        pytest.param(b"HTTP/1.1 abc Nope\r\n\r\n", id="bad-status-code"),
+        pytest.param(
+            b"HTTP/1.1 302 Found\r\nLocation: http://x/" + b"a" * 100_000 + b"\r\n\r\n",
+            id="header-over-8-KiB",
+        ),
+    ],
+)
+async def test_an_answer_that_is_not_http_is_a_retryable_failure_not_an_exception(
+    sender: WebhookSender, answer: bytes
+) -> None:
+    """Garbage from a receiver is recorded as `invalid_response`, which the policy retries."""
+
+    async def answer_garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65_536)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        outcome = await sender.send(_request(f"http://127.0.0.1:{port}/hook"), attempt=1)
+
+    assert outcome.status_code is None
+    assert outcome.error_kind == "invalid_response"
+    assert outcome.error is not None
+    assert outcome.error.startswith("the answer is not valid HTTP: ")
+    assert len(outcome.error) <= 300
+    policy = RetryPolicy(max_attempts=3, first_interval=1, max_retry_after=1)
+    assert policy.verdict(outcome) is Verdict.RETRY
 
 
 async def test_retry_after_is_read_from_the_answer(
