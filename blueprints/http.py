@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_INT_PARAM_DIGITS = 9
+# JSON is UTF-8 (RFC 8259); ASCII is a subset of it.
+JSON_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii"})
 PROBLEM_TYPE = "https://datamanager.dev/problems/"
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -82,7 +84,9 @@ def parse_body(req: func.HttpRequest, model: type[Model]) -> Model:
         raise PayloadTooLargeError(f"request body larger than {MAX_BODY_BYTES} bytes")
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers undecodable bytes, bad JSON and integers over
+        # Python's 4,300-digit conversion limit.
         raise InvalidInputError(f"request body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise InvalidInputError("request body must be a JSON object")
@@ -97,11 +101,19 @@ def _require_json(content_type: str | None) -> None:
     """Refuse bodies declared as something else; a missing Content-Type reads as JSON."""
     if content_type is None or not content_type.strip():
         return
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type, *parameters = (part.strip() for part in content_type.split(";"))
+    media_type = media_type.lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaTypeError(
             f"request bodies are JSON: send Content-Type application/json, not {media_type[:100]!r}"
         )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in JSON_CHARSETS:
+            raise UnsupportedMediaTypeError(
+                f"request bodies are UTF-8 JSON, not charset {charset[:40]!r}"
+            )
 
 
 def required_param(req: func.HttpRequest, name: str) -> str:
@@ -135,9 +147,12 @@ def _errors(exc: ValidationError) -> list[dict[str, object]]:
 
 
 def _status_for(exc: DataManagerError) -> HTTPStatus:
+    """The status of the error's kind; an error without one answers as its cause does."""
     for kind, status in _STATUS_FOR:
         if isinstance(exc, kind):
             return status
+    if isinstance(exc.__cause__, DataManagerError):
+        return _status_for(exc.__cause__)
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 

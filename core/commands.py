@@ -254,7 +254,7 @@ class Commands:
                         [*operations, self._storage.outbox.insert_operation(record)]
                     )
                 except DataManagerError as exc:
-                    raise ImportIncompleteError(saved, _not_saved(entities, saved)) from exc
+                    raise ImportIncompleteError(exc, saved, _not_saved(entities, saved)) from exc
                 saved += [{"setId": set_id, **pair} for pair in pairs]
                 written.setdefault(set_id, []).append(record)
 

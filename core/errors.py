@@ -56,13 +56,19 @@ class StorageUnavailableError(DataManagerError):
     """Table Storage could not be reached or refused the operation (HTTP 503)."""
 
 
-class ImportIncompleteError(StorageUnavailableError):
-    """Storage failed part-way through an import; says which items were saved."""
+class ImportIncompleteError(DataManagerError):
+    """An import stopped part-way; says which items were saved.
 
-    def __init__(self, saved: list[dict[str, str]], not_saved: list[dict[str, str]]) -> None:
+    Raised from the error that stopped it, whose status it answers with: 503
+    when storage failed, 413 when storage refused an item as too large.
+    """
+
+    def __init__(
+        self, reason: DataManagerError, saved: list[dict[str, str]], not_saved: list[dict[str, str]]
+    ) -> None:
         super().__init__(
-            f"storage failed during the import: {len(saved)} items saved, "
-            f"{len(not_saved)} not saved; repeat the import to save the rest"
+            f"the import stopped part-way ({reason}): {len(saved)} items saved, "
+            f"{len(not_saved)} not saved"
         )
         self.saved = saved
         self.not_saved = not_saved

@@ -56,6 +56,8 @@ TRANSLATION = {"resource": "r", "name": "n", "values": {"en": "x"}}
             id="text-too-long",
         ),
         pytest.param(b'{"a": "' + b"x" * (1024 * 1024) + b'"}', 413, id="body-too-large"),
+        pytest.param(b'{"resource": ' + b"1" * 4_301 + b"}", 400, id="integer-of-4301-digits"),
+        pytest.param(b'{"values": [-' + b"9" * 5_000 + b"]}", 400, id="nested-huge-integer"),
     ],
 )
 def test_bad_translation_bodies(api: httpx.Client, set_id: str, body: bytes, status: int) -> None:
@@ -74,6 +76,9 @@ def test_bad_translation_bodies(api: httpx.Client, set_id: str, body: bytes, sta
         pytest.param({"content-type": "multipart/form-data; boundary=x"}, 415, id="form"),
         pytest.param({"content-type": "application/x-www-form-urlencoded"}, 415, id="urlencoded"),
         pytest.param({"content-type": "Application/JSON; charset=utf-8"}, 200, id="json-any-case"),
+        pytest.param({"content-type": 'application/json; charset="UTF-8"'}, 200, id="quoted"),
+        pytest.param({"content-type": "application/json; charset=utf-16"}, 415, id="utf-16"),
+        pytest.param({"content-type": "application/json; charset=ebcdic"}, 415, id="ebcdic"),
         pytest.param({"content-type": "application/merge-patch+json"}, 200, id="plus-json"),
         pytest.param({"content-encoding": "gzip"}, 400, id="not-really-gzip"),
     ],

@@ -118,3 +118,42 @@ def test_racing_registrations_stop_at_the_webhook_limit(api: httpx.Client, set_i
     assert set(answers) <= {201, 422}
     assert answers.count(201) == len(stored)
     assert MAX_WEBHOOKS - 16 <= len(stored) <= MAX_WEBHOOKS
+
+
+# Within every bound we check (6 x 30,000 UTF-16 units), yet more than Azurite
+# takes: it counts non-ASCII text by its escaped JSON, six bytes a character.
+WIDE_VALUES = {f"ja-x-c{index}": "日" * 30_000 for index in range(6)}
+
+
+def test_values_storage_refuses_as_too_large_are_a_413_not_a_storage_failure(
+    api: httpx.Client, set_id: str
+) -> None:
+    """Whatever the store's own measure, a value it will not hold is the client's 413."""
+    response = _save(api, set_id, {"resource": "r", "name": "wide", "values": WIDE_VALUES})
+
+    assert response.status_code in {200, 413}, response.text
+    if response.status_code == 413:
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert api.get(f"/translation-sets/{set_id}/translations").json()["items"] == []
+
+
+def test_an_import_stopped_by_a_value_too_large_for_storage_says_what_was_saved(
+    api: httpx.Client, set_id: str
+) -> None:
+    """The transactions before the refused one stay saved, and the answer lists them exactly."""
+    items = [
+        {"setId": set_id, "resource": "r", "name": f"n{index:03d}", "values": {"en": "x"}}
+        for index in range(150)
+    ]
+    items[120]["values"] = WIDE_VALUES
+
+    response = api.post("/translations/import", json={"items": items})
+
+    assert response.status_code in {200, 413}, response.text
+    if response.status_code == 413:
+        problem = response.json()
+        stored = api.get(f"/translation-sets/{set_id}/translations").json()["items"]
+        assert sorted(item["name"] for item in problem["saved"]) == sorted(
+            item["name"] for item in stored
+        )
+        assert len(problem["saved"]) + len(problem["notSaved"]) == 150

@@ -16,7 +16,12 @@ from azure.core.exceptions import (
 from azure.data.tables import TableEntity, TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from core.errors import ChangedMeanwhileError, SettingsError, StorageUnavailableError
+from core.errors import (
+    ChangedMeanwhileError,
+    PayloadTooLargeError,
+    SettingsError,
+    StorageUnavailableError,
+)
 
 TABLES = ("translationsets", "translations", "webhooks", "jobs", "outbox", "deliverylog")
 # Azure refuses transactions of more than 100 operations or 4 MiB (Azurite does not).
@@ -30,6 +35,12 @@ STALE_ERROR_CODES = frozenset(
     {"ResourceNotFound", "EntityAlreadyExists", "UpdateConditionNotSatisfied"}
 )
 
+# Refusals of what we checked ourselves: Azurite counts an entity's size by its
+# escaped JSON, so non-ASCII text can pass our UTF-16 count and still be refused.
+TOO_LARGE_ERROR_CODES = frozenset(
+    {"EntityTooLarge", "PropertyValueTooLarge", "RequestBodyTooLarge"}
+)
+
 Entity = dict[str, Any]
 Operation = tuple[str, Entity] | tuple[str, Entity, Mapping[str, Any]]
 
@@ -41,7 +52,11 @@ def storage_errors(action: str) -> Iterator[None]:
         yield
     except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
         raise
-    except (HttpResponseError, AzureError) as exc:
+    except HttpResponseError as exc:
+        if getattr(exc, "error_code", None) in TOO_LARGE_ERROR_CODES:
+            raise PayloadTooLargeError(f"table storage refused to {action}: too large") from exc
+        raise StorageUnavailableError(f"table storage failed to {action}") from exc
+    except AzureError as exc:
         raise StorageUnavailableError(f"table storage failed to {action}") from exc
 
 
