@@ -16,7 +16,7 @@ from aiohttp import web
 from core.errors import SettingsError, StorageUnavailableError
 from core.logs import log_event
 from core.settings import Settings
-from local_host.server import build_web_app, route_prefix
+from local_host.server import QuietBadRequests, build_web_app, route_prefix
 from local_host.settings_file import apply_local_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,7 @@ def configure_logging() -> None:
     # Per-request lines from the SDKs drown the service's own events.
     for noisy in ("azure", "httpx", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(QuietBadRequests())
 
 
 async def _runtime_context(_: web.Application) -> AsyncIterator[None]:

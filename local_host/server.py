@@ -1,7 +1,9 @@
 """An aiohttp application serving the HTTP functions registered on a FunctionApp."""
 
+import asyncio
 import inspect
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -17,6 +19,7 @@ from blueprints.http import problem
 
 # Larger than the API's own limit, so that the API answers 413 as problem+json.
 CLIENT_MAX_SIZE = 4 * 1024 * 1024
+BODY_READ_SECONDS = 30.0
 _CONSTRAINT = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}")
 
 
@@ -67,12 +70,18 @@ def _handler(
     parameter: str, user_function: Callable[..., Any]
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
+        if (request.content_length or 0) > CLIENT_MAX_SIZE:
+            return _closing(_too_large())
         try:
-            body = await request.read()
+            # A client that stops sending mid-body would otherwise hold the
+            # request open for as long as it likes.
+            async with asyncio.timeout(BODY_READ_SECONDS):
+                body = await request.read()
+        except TimeoutError:
+            detail = f"the request body did not arrive within {BODY_READ_SECONDS:g} s"
+            return _closing(problem(HTTPStatus.REQUEST_TIMEOUT, detail))
         except web.HTTPRequestEntityTooLarge:
-            return _to_aiohttp(
-                problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
-            )
+            return _closing(_too_large())
         except (web.HTTPException, RequestPayloadError, HttpProcessingError) as exc:
             # A body that cannot be decoded (bad gzip, an encoding aiohttp lacks)
             # is the client's to fix, as the Functions host would answer too.
@@ -82,7 +91,9 @@ def _handler(
             method=request.method,
             url=str(request.url),
             headers=dict(request.headers),
-            params={key: request.query[key] for key in request.query},
+            # A parameter given twice reads as its values joined by commas, as
+            # the Functions host (ASP.NET) passes it, never as one of them.
+            params={key: ",".join(request.query.getall(key)) for key in set(request.query)},
             route_params=dict(request.match_info),
             body=body,
         )
@@ -95,6 +106,17 @@ def _handler(
     return handle
 
 
+def _closing(response: func.HttpResponse) -> web.Response:
+    """An answer that also ends the connection: the rest of its body was never read."""
+    answer = _to_aiohttp(response)
+    answer.force_close()
+    return answer
+
+
+def _too_large() -> func.HttpResponse:
+    return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large")
+
+
 def _to_aiohttp(response: func.HttpResponse) -> web.Response:
     headers = dict(response.headers)
     if response.mimetype and "content-type" not in {key.lower() for key in headers}:
@@ -102,6 +124,21 @@ def _to_aiohttp(response: func.HttpResponse) -> web.Response:
         headers["Content-Type"] = response.mimetype + charset
 
     return web.Response(body=response.get_body(), status=response.status_code, headers=headers)
+
+
+class QuietBadRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse with a traceback that quotes the
+    request (its query string, a header's value); log the event's name instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+            record.msg = "http.bad_request remote=%s error=%s status=%s"
+            record.args = (remote, type(error).__name__, error.code)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 @web.middleware
