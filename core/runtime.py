@@ -30,6 +30,11 @@ from core.url_policy import UrlPolicy
 
 logger = logging.getLogger(__name__)
 
+# How long an attempt's outcome waits for storage to come back before the
+# delivery is left as last recorded (and picked up again on the next start);
+# well within a durable activity's time limit.
+RECORD_PATIENCE_SECONDS = 120.0
+
 
 @dataclass
 class Runtime:
@@ -62,6 +67,7 @@ class Runtime:
             jobs=storage.jobs,
             policy=RetryPolicy.from_settings(settings),
             health=health,
+            record_patience=RECORD_PATIENCE_SECONDS,
         )
         if jobs is None:
             jobs = _job_service(backend, settings, storage, attempts)

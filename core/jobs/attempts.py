@@ -5,7 +5,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import tenacity
+
 from core.delivery import AttemptOutcome, DeliveryRequest, DeliveryTarget, WebhookSender
+from core.errors import StorageUnavailableError
 from core.health import EndpointHealth
 from core.logs import log_event, safe_url
 from core.models import DeliveryStatus
@@ -16,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 # The error kind of an attempt withheld because its webhook no longer takes deliveries.
 WEBHOOK_INACTIVE = "webhook_inactive"
+# The longest wait between tries to record an attempt while storage is down.
+RECORD_WAIT_MAX_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,13 @@ class DeliveryAttempts:
         jobs: JobsRepository,
         policy: RetryPolicy,
         health: EndpointHealth | None = None,
+        record_patience: float = 0.0,
     ) -> None:
+        """`record_patience`: seconds to keep trying to record an attempt while storage fails."""
         self._sender = sender
         self._jobs = jobs
         self._health = health
+        self._record_patience = record_patience
         self.policy = policy
 
     async def run(
@@ -89,15 +97,46 @@ class DeliveryAttempts:
         # already counts it (a 410 has disabled the webhook, say).
         if result.status.is_final and not withheld and self._health is not None:
             await self._health.record(request, outcome)
-        await self._jobs.record_attempt(request, outcome, result.status, next_at)
+        await self._record(request, result, next_at)
         _log(request, result, next_at)
 
         return result
+
+    async def _record(
+        self, request: DeliveryRequest, result: AttemptResult, next_at: datetime | None
+    ) -> None:
+        """Record the attempt, waiting out a storage outage for up to `record_patience`.
+
+        The receiver has its answer already; giving up here would leave the
+        delivery as last recorded and send it again when it is picked up.
+        """
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(StorageUnavailableError),
+            wait=tenacity.wait_exponential(multiplier=0.5, max=RECORD_WAIT_MAX_SECONDS),
+            stop=tenacity.stop_after_delay(self._record_patience),
+            before_sleep=lambda state: _log_unrecorded(request, state),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._jobs.record_attempt(request, result.outcome, result.status, next_at)
 
     async def _current_target(self, request: DeliveryRequest) -> DeliveryTarget | None:
         if self._health is None:
             return request.target
         return await self._health.current_target(request)
+
+
+def _log_unrecorded(request: DeliveryRequest, state: tenacity.RetryCallState) -> None:
+    log_event(
+        logger,
+        "webhook.attempt_not_recorded",
+        level=logging.WARNING,
+        job_id=request.job_id,
+        webhook_id=request.target.webhook_id,
+        tries=state.attempt_number,
+        retry_in_s=round(state.upcoming_sleep, 3),
+    )
 
 
 def _withheld(attempt: int) -> AttemptOutcome:
