@@ -5,7 +5,9 @@ process), through the service wired as the app wires it: signing, recording
 every attempt in Azurite, the delivery log and endpoint health. The baseline is
 a bare aiohttp client POSTing the same payload 1,000 times at the same
 concurrency, measured in the same run; the ratio is what our signing,
-bookkeeping and storage cost.
+bookkeeping and storage cost. Each round also prints how many storage
+transactions the job took; under cProfile the service spends most of its
+time waiting on them (Azurite serves one at a time), not on HTTP.
 
 Usage: python -m bench.delivery_throughput [--webhooks 1000] [--rounds 3]
 """
@@ -89,7 +91,7 @@ async def _bare_rate(url: str, payload: bytes, count: int) -> float:
         return count / (time.perf_counter() - started)
 
 
-async def _service_rate(connection_string: str, url: str, webhooks: int) -> float:
+async def _service_rate(connection_string: str, url: str, webhooks: int) -> tuple[float, int]:
     """One job through the in-process service, wired exactly as the app wires it."""
     settings = Settings.model_validate(
         {
@@ -104,11 +106,13 @@ async def _service_rate(connection_string: str, url: str, webhooks: int) -> floa
     job = _job(set_id, url, webhooks, generate_secret())
     await _register(runtime, set_id, job)
     assert isinstance(runtime.jobs, InProcessJobService)
+    transactions = runtime.storage.store.transactions
     try:
         started = time.perf_counter()
         await runtime.jobs.schedule(job)
         await runtime.jobs.wait_idle()
         elapsed = time.perf_counter() - started
+        transactions = runtime.storage.store.transactions - transactions
         view = await runtime.storage.jobs.get_view(job.id)
     finally:
         await runtime.aclose()
@@ -116,7 +120,7 @@ async def _service_rate(connection_string: str, url: str, webhooks: int) -> floa
     delivered = sum(1 for d in view.deliveries if d.status == "delivered") if view else 0
     if delivered != webhooks:
         raise RuntimeError(f"only {delivered} of {webhooks} deliveries were recorded delivered")
-    return webhooks / elapsed
+    return webhooks / elapsed, transactions
 
 
 async def _run(connection_string: str, url: str, webhooks: int, rounds: int) -> None:
@@ -124,10 +128,12 @@ async def _run(connection_string: str, url: str, webhooks: int, rounds: int) -> 
     bare, ours = [], []
     for round_number in range(1, rounds + 1):
         bare.append(await _bare_rate(url, payload, webhooks))
-        ours.append(await _service_rate(connection_string, url, webhooks))
+        rate, transactions = await _service_rate(connection_string, url, webhooks)
+        ours.append(rate)
         print(
             f"round {round_number}: bare aiohttp {bare[-1]:8.1f} POST/s   "
-            f"in-process service {ours[-1]:8.1f} deliveries recorded/s",
+            f"in-process service {ours[-1]:8.1f} deliveries recorded/s   "
+            f"storage transactions {transactions}",
             flush=True,
         )
 
