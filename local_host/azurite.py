@@ -105,23 +105,40 @@ def wait_for_port(
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-@contextmanager
-def running_azurite(location: Path | None = None) -> Iterator[Azurite]:
-    """Azurite on free loopback ports, in memory unless `location` is given."""
-    ports = choose_ports(prefer_defaults=False)
+def start_azurite(location: Path | None, ports: tuple[int, int, int]) -> subprocess.Popen[bytes]:
+    """Azurite on these ports, once all three listen; in memory unless `location` is given."""
     process = subprocess.Popen(
         azurite_command(location, ports), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         for port in ports:
             wait_for_port(port, START_TIMEOUT_SECONDS, process)
+    except BaseException:
+        stop_azurite(process)
+        raise
+
+    return process
+
+
+def stop_azurite(process: subprocess.Popen[bytes], grace: float = 2.0) -> None:
+    """SIGTERM, which makes Azurite save its data at once; SIGKILL if it lingers after that.
+
+    Azurite can take seconds, even minutes, to close its servers gracefully.
+    """
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running_azurite(location: Path | None = None) -> Iterator[Azurite]:
+    """Azurite on free loopback ports, in memory unless `location` is given."""
+    ports = choose_ports(prefer_defaults=False)
+    process = start_azurite(location, ports)
+    try:
         yield Azurite(process, *ports)
     finally:
-        # In memory or not, nothing is lost by a quick stop; Azurite can take
-        # seconds to close its servers gracefully.
-        process.terminate()
-        try:
-            process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_azurite(process)

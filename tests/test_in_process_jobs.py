@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from core.models import DeliveryStatus, JobState
 from core.retry import RetryPolicy
 from core.storage import Storage
 from core.url_policy import UrlPolicy
-from local_host.azurite import azurite_command, choose_ports, connection_string, wait_for_port
+from local_host.azurite import choose_ports, connection_string, start_azurite, stop_azurite
 from tests.support.jobs import notification_job
 from tests.support.receiver import Receiver
 
@@ -155,30 +154,13 @@ async def test_shutdown_stops_taking_work_and_cuts_off_what_hangs(
     assert view.status is JobState.PENDING
 
 
-def _start_azurite(data: Path, ports: tuple[int, int, int]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(azurite_command(data, ports), stdout=subprocess.DEVNULL)
-    for port in ports:
-        wait_for_port(port, 30, process)
-    return process
-
-
-def _stop_azurite(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, so that Azurite saves its data; SIGKILL once it lingers after that."""
-    process.terminate()
-    try:
-        process.wait(timeout=3)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 async def test_an_outage_of_storage_while_a_receiver_answers_is_waited_out(
     receiver: Receiver, tag: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Storage goes while the attempt is out; once it is back the attempt is recorded, once."""
     caplog.set_level(logging.WARNING, logger="core.jobs.attempts")
     ports, data = choose_ports(prefer_defaults=False), tmp_path / "azurite"
-    first = _start_azurite(data, ports)
+    first = start_azurite(data, ports)
     storage = await Storage.connect(connection_string(ports))
     sender = WebhookSender(timeout_seconds=5, url_policy=UrlPolicy(allow_private_networks=True))
     policy = RetryPolicy(max_attempts=MAX_ATTEMPTS, first_interval=0.05, max_retry_after=0.2)
@@ -190,13 +172,13 @@ async def test_an_outage_of_storage_while_a_receiver_answers_is_waited_out(
     second = None
     try:
         await service.schedule(job)
-        await asyncio.to_thread(_stop_azurite, first)
+        await asyncio.to_thread(stop_azurite, first, 3.0)
         await asyncio.to_thread(receiver.wait_for, f"slow/1500/{tag}")
         for _ in range(300):  # until recording the answer has failed at least once
             if "webhook.attempt_not_recorded" in caplog.text:
                 break
             await asyncio.sleep(0.1)
-        second = await asyncio.to_thread(_start_azurite, data, ports)
+        second = await asyncio.to_thread(start_azurite, data, ports)
         await asyncio.wait_for(service.wait_idle(), timeout=60)
         view = await storage.jobs.get_view(job.id)
     finally:
@@ -205,7 +187,7 @@ async def test_an_outage_of_storage_while_a_receiver_answers_is_waited_out(
         await storage.aclose()
         for process in (first, second):
             if process is not None and process.poll() is None:
-                _stop_azurite(process)
+                stop_azurite(process)
 
     assert view is not None
     assert view.status is JobState.COMPLETED

@@ -6,22 +6,8 @@ import pytest
 
 from core.errors import PayloadTooLargeError
 from core.storage import Storage
+from tests.support.names import FREE_TEXT_NAMES
 
-FREE_TEXT_NAMES = [
-    "Pages/Home",
-    "a#b?c",
-    "back\\slash",
-    "日本語",
-    "tab\there",
-    "..",
-    "percent%20",
-    "quote's",
-    "pipe|bar",
-    "new\nline",
-    "\uffffat the very top",
-    "😀 beyond the BMP",
-    "line\u2028and paragraph\u2029separators",
-]
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
