@@ -308,7 +308,7 @@ async def test_a_failed_chunk_reports_its_webhooks_failed_and_the_others_deliver
 
 
 async def test_five_thousand_webhooks_fan_out_in_chunks_within_the_history_budget(
-    handles: dict[str, Handle],
+    handles: dict[str, Handle], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """5,000 webhooks: the job fans out to chunk orchestrations of at most one chunk each, and no
     instance, the job's included, collects more than HISTORY_BUDGET events. Chunk results reach
@@ -344,17 +344,18 @@ async def test_five_thousand_webhooks_fan_out_in_chunks_within_the_history_budge
     assert len(output["outcomes"]) == 5000
     assert len(stats.histories) == 126
     largest_instance, largest = stats.largest()
-    print(
-        f"\n5,000 webhooks: {len(stats.histories)} instances, {stats.episodes} episodes; "
-        f"largest history {largest} events ({largest_instance}); "
-        f"slowest replay {stats.slowest_replay * 1000:.1f} ms "
-        f"at {stats.slowest_replay_events} events"
-    )
+    with capsys.disabled():
+        print(
+            f"\n5,000 webhooks: {len(stats.histories)} instances, {stats.episodes} episodes; "
+            f"largest history {largest} events ({largest_instance}); "
+            f"slowest replay {stats.slowest_replay * 1000:.1f} ms "
+            f"at {stats.slowest_replay_events} events"
+        )
     assert largest <= HISTORY_BUDGET
 
 
 async def test_a_chunk_whose_activities_all_keep_failing_stays_within_the_budget(
-    handles: dict[str, Handle],
+    handles: dict[str, Handle], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The worst a chunk can see: every attempt of every delivery fails, each result and timer
     in an episode of its own, three attempts and a trailing retry timer each."""
@@ -373,8 +374,9 @@ async def test_a_chunk_whose_activities_all_keep_failing_stays_within_the_budget
     assert output["failed"] == chunk_size(3)
     assert len(_events(instance, Event.TASK_FAILED)) == 3 * chunk_size(3)
     (lengths,) = stats.histories.values()
-    print(
-        f"\nworst-case chunk of {chunk_size(3)}: history {max(lengths)} events, "
-        f"slowest replay {stats.slowest_replay * 1000:.1f} ms"
-    )
+    with capsys.disabled():
+        print(
+            f"\nworst-case chunk of {chunk_size(3)}: history {max(lengths)} events, "
+            f"slowest replay {stats.slowest_replay * 1000:.1f} ms"
+        )
     assert max(lengths) <= HISTORY_BUDGET
