@@ -26,6 +26,8 @@ MAX_ERROR_TEXT = 300
 MAX_CONNECTIONS = 200
 # One slow host may not take every pooled connection from the others.
 MAX_CONNECTIONS_PER_HOST = 50
+# Where a 3xx answer's Location is kept, away from httpx's redirect handling.
+LOCATION_EXTENSION = "datamanager.location"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +93,7 @@ class WebhookSender:
             timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
             follow_redirects=False,
             trust_env=False,
+            event_hooks={"response": [_set_location_aside]},
         )
 
     async def aclose(self) -> None:
@@ -150,7 +153,7 @@ class WebhookSender:
         ) as response:
             return (
                 response.status_code,
-                response.headers.get("location"),
+                response.extensions.get(LOCATION_EXTENSION),
                 response.headers.get("retry-after"),
             )
 
@@ -183,6 +186,18 @@ class WebhookSender:
             error_kind=kind,
             error=error[:MAX_ERROR_TEXT],
         )
+
+
+async def _set_location_aside(response: httpx.Response) -> None:
+    """Move a receiver's Location out of the headers, into the response's extensions.
+
+    NOTE: httpx builds the redirect request of every 3xx, even with redirects
+    off, and a Location it cannot parse (`javascript:`, a bad port or IDNA
+    label) raises instead of answering. We never follow it; we only report it.
+    """
+    location = response.headers.pop("location", None)
+    if location is not None:
+        response.extensions[LOCATION_EXTENSION] = location
 
 
 def _session(policy: UrlPolicy, tls: ssl.SSLContext | None) -> aiohttp.ClientSession:

@@ -41,10 +41,11 @@ def safe_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
+        # Read inside the try: a port out of range or not a number raises.
+        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<invalid url>"
     if ":" in host:
         host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
 
     return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -53,7 +53,7 @@ class RetryPolicy:
         code = outcome.status_code
         if code is not None and 200 <= code < 300:
             return Verdict.DELIVERED
-        if code is not None and (code in RETRYABLE_STATUS_CODES or code >= 500):
+        if code is not None and (code in RETRYABLE_STATUS_CODES or 500 <= code < 600):
             return Verdict.RETRY
         if code is None and outcome.error_kind in RETRYABLE_ERROR_KINDS:
             return Verdict.RETRY

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
-from core.delivery import DeliveryRequest, DeliveryTarget, WebhookSender
+from core.delivery import AttemptOutcome, DeliveryRequest, DeliveryTarget, WebhookSender
 from core.events import build_payload
 from core.models import EventType
 from core.retry import RetryPolicy, Verdict
@@ -121,6 +121,49 @@ async def test_connection_refused_is_a_connect_error(sender: WebhookSender) -> N
     assert outcome.status_code is None
 
 
+async def _send_to_raw_receiver(sender: WebhookSender, answer: bytes) -> AttemptOutcome:
+    """One attempt against a receiver that reads the request and writes `answer`, as is."""
+
+    async def answer_as_is(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65_536)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_as_is, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        return await sender.send(_request(f"http://127.0.0.1:{port}/hook"), attempt=1)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "javascript:alert(1)",
+        "mailto:a@b",
+        "http://xn--/",
+        "http://x.example:99999/",
+        "//x:-1/",
+        "http://[::1/",
+        "http://x:abc/",
+        "http://a\x1bb/",
+    ],
+)
+async def test_a_redirect_to_a_location_nobody_could_follow_is_still_a_final_redirect(
+    sender: WebhookSender, location: str
+) -> None:
+    """The Location is reported, never parsed for following: one attempt, final."""
+    answer = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+
+    outcome = await _send_to_raw_receiver(sender, answer.encode("latin-1"))
+
+    assert (outcome.status_code, outcome.error_kind) == (302, "redirect")
+    assert outcome.error is not None
+    assert outcome.error.startswith("HTTP 302 redirect to ")
+    policy = RetryPolicy(max_attempts=3, first_interval=1, max_retry_after=1)
+    assert policy.verdict(outcome) is Verdict.FAIL
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -136,17 +179,7 @@ async def test_an_answer_that_is_not_http_is_a_retryable_failure_not_an_exceptio
     sender: WebhookSender, answer: bytes
 ) -> None:
     """Garbage from a receiver is recorded as `invalid_response`, which the policy retries."""
-
-    async def answer_garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65_536)
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(answer_garbage, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        outcome = await sender.send(_request(f"http://127.0.0.1:{port}/hook"), attempt=1)
+    outcome = await _send_to_raw_receiver(sender, answer)
 
     assert outcome.status_code is None
     assert outcome.error_kind == "invalid_response"
