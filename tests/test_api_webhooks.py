@@ -1,6 +1,7 @@
 """Redelivery, ping, delivery listing and endpoint health, end to end over HTTP."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from core.health import EndpointHealth
 from core.models import Webhook
 from core.storage import Storage
 from tests.support.api import register_webhook, wait_for_job
+from tests.support.local_host import LocalHost
 from tests.support.receiver import Receiver
 
 TRANSLATION = {"resource": "r", "name": "n", "values": {"en": "x"}}
@@ -50,6 +52,32 @@ def test_redeliver_resends_failed_deliveries_with_the_same_event_id(
     ids = {received.headers["webhook-id"] for received in receiver.received(f"fail/3/{tag}")}
     assert ids == {f"evt_{job_id}"}
     assert api.post("/jobs/0123456789abcdef/redeliver").status_code == 404
+
+
+def test_of_redeliveries_racing_one_reopens_the_job_and_the_rest_hear_409(
+    api: httpx.Client, local_host: LocalHost, receiver: Receiver, tag: str
+) -> None:
+    """Eight at once: one reopens the delivery; the others hear 409, or, once it is done
+    again, that nothing is left to redeliver. The receiver gets one more copy, not eight."""
+    set_id, path = _set(api, tag), f"fail/3/{tag}"
+    register_webhook(api, set_id, receiver.url(path))
+    job_id = api.put(f"/translation-sets/{set_id}/translations", json=TRANSLATION).json()["jobId"]
+    wait_for_job(api, job_id)
+
+    def redeliver(_: int) -> tuple[int, int | None]:
+        with httpx.Client(base_url=local_host.base_url, timeout=10) as client:
+            response = client.post(f"/jobs/{job_id}/redeliver")
+        return response.status_code, response.json().get("redelivering")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(redeliver, range(8)))
+    job = wait_for_job(api, job_id)
+    time.sleep(0.3)
+
+    assert answers.count((202, 1)) == 1
+    assert all(answer in {(202, 1), (202, 0), (409, None)} for answer in answers)
+    assert (job["deliveries"][0]["status"], job["deliveries"][0]["attempts"]) == ("delivered", 4)
+    assert len(receiver.received(path)) == 4
 
 
 def test_a_job_still_being_delivered_is_not_redelivered(

@@ -13,9 +13,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.data.tables import TableEntity, UpdateMode
 
 from core.delivery import AttemptOutcome, DeliveryRequest, DeliveryTarget
+from core.errors import ChangedMeanwhileError, ConflictError
 from core.jobs.model import NotificationJob, PendingDelivery, StoredDelivery
 from core.models import (
     AttemptRecord,
@@ -250,7 +252,16 @@ class JobsRepository:
              "AttemptBudget": entity.get("Attempts", 0) + max_attempts}
             for entity in failed
         ]  # fmt: skip
-        await self._store.write_batches(TABLE, [("upsert", entity) for entity in reopened])
+        # Each row only as it was read: of redeliveries racing, one reopens the job.
+        updates: list[Operation] = [
+            ("update", entity, {"mode": UpdateMode.REPLACE, "etag": read.metadata["etag"],
+                                "match_condition": MatchConditions.IfNotModified})
+            for entity, read in zip(reopened, failed, strict=True)
+        ]  # fmt: skip
+        try:
+            await self._store.write_batches(TABLE, updates)
+        except ChangedMeanwhileError:
+            raise ConflictError(f"job {job_id!r} is being redelivered already") from None
 
         return [_pending(header, entity, self._box) for entity in reopened]
 
