@@ -99,6 +99,8 @@ async def _service_rate(connection_string: str, url: str, webhooks: int) -> tupl
             "web_jobs_storage": connection_string,
             "allow_private_networks": True,
             "max_concurrent_deliveries": CONCURRENCY,
+            # Every webhook here is on one host; the bare client has no bound per host.
+            "max_concurrent_per_host": CONCURRENCY,
         }
     )
     runtime = await Runtime.create(settings)

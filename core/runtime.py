@@ -142,6 +142,7 @@ def _job_service(
         jobs=storage.jobs,
         attempts=attempts,
         max_concurrent_deliveries=settings.max_concurrent_deliveries,
+        max_concurrent_per_host=settings.max_concurrent_per_host,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         claim_timeout=timedelta(seconds=settings.outbox_grace_seconds),
     )

@@ -18,6 +18,7 @@ DEV_STORAGE = "UseDevelopmentStorage=true"
 SETTING_NAMES: dict[str, str] = {
     "BackgroundJobs__UseDurableFunctions": "use_durable_functions",
     "BackgroundJobs__MaxConcurrentDeliveries": "max_concurrent_deliveries",
+    "BackgroundJobs__MaxConcurrentDeliveriesPerHost": "max_concurrent_per_host",
     "BackgroundJobs__ShutdownGraceSeconds": "shutdown_grace_seconds",
     "BackgroundJobs__OutboxGraceSeconds": "outbox_grace_seconds",
     "BackgroundJobs__OutboxSweepSeconds": "outbox_sweep_seconds",
@@ -50,6 +51,7 @@ class Settings(BaseModel):
 
     use_durable_functions: bool | None = None
     max_concurrent_deliveries: int = Field(default=64, ge=1, le=10_000)
+    max_concurrent_per_host: int = Field(default=16, ge=1, le=10_000)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
     outbox_grace_seconds: float = Field(default=10.0, gt=0, le=3600)
     outbox_sweep_seconds: float = Field(default=5.0, gt=0, le=3600)

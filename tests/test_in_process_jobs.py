@@ -136,6 +136,46 @@ async def test_a_failing_and_a_hanging_receiver_do_not_delay_a_healthy_one(
     assert {record.error_kind for record in hanging.history} == {"timeout"}
 
 
+async def test_a_host_that_hangs_holds_only_its_own_share_of_the_slots(
+    storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """Six deliveries hang at one host, with four slots in all and two per host: a healthy
+    host's delivery still goes out while the first hanging attempts are waiting."""
+    other_host = Receiver().start()
+    sender = WebhookSender(timeout_seconds=1.0, url_policy=UrlPolicy(allow_private_networks=True))
+    policy = RetryPolicy(max_attempts=1, first_interval=0.05, max_retry_after=0.2)
+    service = InProcessJobService(
+        jobs=storage.jobs,
+        attempts=DeliveryAttempts(sender=sender, jobs=storage.jobs, policy=policy),
+        max_concurrent_deliveries=4,
+        max_concurrent_per_host=2,
+        shutdown_grace_seconds=0.5,
+    )
+    hanging = [receiver.url(f"hang/{tag}/{index}") for index in range(6)]
+    job = notification_job(*hanging, other_host.url(f"ok/{tag}"))
+    try:
+        await service.schedule(job)
+        (healthy,) = await asyncio.to_thread(other_host.wait_for, f"ok/{tag}")
+        # The receiver keeps monotonic times; the job's records are wall-clock.
+        healthy_at = time.time() - (time.monotonic() - healthy.at)
+        await service.wait_idle()
+        view = await storage.jobs.get_view(job.id)
+    finally:
+        await service.shutdown()
+        await sender.aclose()
+        other_host.stop()
+
+    assert view is not None
+    cut_off = [
+        record.at.timestamp() + record.duration_ms / 1000
+        for delivery in view.deliveries
+        if delivery.url in hanging
+        for record in delivery.history
+    ]
+    assert len(cut_off) == 6
+    assert healthy_at < min(cut_off)
+
+
 async def test_shutdown_stops_taking_work_and_cuts_off_what_hangs(
     service: InProcessJobService, storage: Storage, receiver: Receiver, tag: str
 ) -> None:

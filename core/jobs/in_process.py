@@ -2,8 +2,8 @@
 
 Used without durable storage (local host, tests, `func start` without the
 durable extension). Each delivery is its own task, so one receiver that hangs
-or keeps failing never delays another; a semaphore bounds how many attempts
-are in flight at once, and backoff sleeps do not hold a slot.
+or keeps failing never delays another; slots bound how many attempts are in
+flight at once, in all and to any one host, and backoff sleeps hold none.
 
 Deliveries are recorded in Table Storage before they start and after every
 attempt, and unfinished jobs are listed there, so `resume` picks up after a
@@ -19,6 +19,7 @@ from core.errors import JobServiceClosedError
 from core.jobs.attempts import DeliveryAttempts
 from core.jobs.model import NotificationJob, PendingDelivery
 from core.jobs.service import log_scheduled
+from core.jobs.slots import DeliverySlots
 from core.logs import log_event
 from core.models import DeliveryStatus
 from core.storage import JobsRepository
@@ -36,11 +37,15 @@ class InProcessJobService:
         attempts: DeliveryAttempts,
         max_concurrent_deliveries: int,
         shutdown_grace_seconds: float,
+        max_concurrent_per_host: int | None = None,
         claim_timeout: timedelta = timedelta(seconds=60),
     ) -> None:
         self._jobs = jobs
         self._attempts = attempts
-        self._slots = asyncio.Semaphore(max_concurrent_deliveries)
+        self._slots = DeliverySlots(
+            total=max_concurrent_deliveries,
+            per_host=max_concurrent_per_host or max_concurrent_deliveries,
+        )
         self._grace = shutdown_grace_seconds
         self._claim_timeout = claim_timeout
         self._tasks: dict[asyncio.Task[None], PendingDelivery] = {}
@@ -153,7 +158,7 @@ class InProcessJobService:
 
         attempt = delivery.attempts + 1
         while True:
-            async with self._slots:
+            async with self._slots.slot(delivery.request.target.url):
                 result = await self._attempts.run(
                     delivery.request,
                     attempt,
