@@ -127,7 +127,9 @@ def _fan_out(context: Context, job: NotificationInput, children: list[list[str]]
     """
     shares: dict[Any, list[str]] = {}
     for index, webhook_ids in enumerate(children):
-        share = job.model_copy(update={"webhook_ids": webhook_ids})
+        # Each child carries the attempt counts of its own share only.
+        attempts_made = {w: job.attempts_made[w] for w in webhook_ids if w in job.attempts_made}
+        share = job.model_copy(update={"webhook_ids": webhook_ids, "attempts_made": attempts_made})
         task = context.call_sub_orchestrator(
             CHUNK_ORCHESTRATOR_NAME,
             to_wire(share),

@@ -158,6 +158,35 @@ async def test_redelivery_restarts_the_finished_orchestration_for_failed_deliver
     assert restart["attemptsMade"] == {"wh1": 3}
 
 
+async def test_a_redelivery_the_host_fails_to_start_can_be_asked_for_again(
+    service: DurableJobService,
+    client: DurableOrchestrationClient,
+    host: FakeDurableApi,
+    storage: Storage,
+) -> None:
+    """The start fails: the reopened delivery reads failed again, and a retry redelivers it."""
+    job = notification_job("https://example.com/a")
+    with using_client(client):
+        await service.schedule(job)
+    outcome = AttemptOutcome(attempt=3, at=datetime.now(UTC), duration_ms=5, status_code=503)
+    await storage.jobs.record_attempt(job.requests[0], outcome, DeliveryStatus.FAILED, None)
+    host.set_status(job.id, "Completed")
+
+    with using_client(client):
+        host.start_answer = 500
+        with pytest.raises(TaskHubUnavailableError):
+            await service.redeliver(job.id)
+        between = await storage.jobs.get_view(job.id)
+        host.start_answer = None
+        redelivering = await service.redeliver(job.id)
+
+    assert between is not None
+    assert between.status is JobState.COMPLETED
+    assert between.deliveries[0].status is DeliveryStatus.FAILED
+    assert redelivering == 1
+    assert host.starts[-1].input["webhookIds"] == ["wh0"]
+
+
 async def test_job_views_carry_the_runtime_status_in_durable_mode(
     azurite: Azurite, client: DurableOrchestrationClient, host: FakeDurableApi
 ) -> None:

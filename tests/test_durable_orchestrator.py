@@ -354,6 +354,24 @@ async def test_five_thousand_webhooks_fan_out_in_chunks_within_the_history_budge
     assert largest <= HISTORY_BUDGET
 
 
+async def test_a_redelivery_hands_each_chunk_the_attempt_counts_of_its_own_share(
+    handles: dict[str, Handle],
+) -> None:
+    """100 reopened webhooks fan out in chunks; no child input carries the others' counts."""
+    job = _job(100)
+    job["attemptsMade"] = {webhook_id: 3 for webhook_id in job["webhookIds"]}
+    root = Instance(handles, ORCHESTRATOR_NAME, "job1", job)
+
+    first = root.start()
+
+    (fan_out,) = first["actions"][0]
+    shares = [json.loads(call["input"]) for call in fan_out["compoundActions"]]
+    assert len(shares) == 3
+    for share in shares:
+        assert set(share["attemptsMade"]) == set(share["webhookIds"])
+    assert sum(len(share["attemptsMade"]) for share in shares) == 100
+
+
 async def test_a_chunk_whose_activities_all_keep_failing_stays_within_the_budget(
     handles: dict[str, Handle], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -129,7 +129,12 @@ class DurableJobService:
 
         attempts = {pending.request.target.webhook_id: pending.attempts for pending in reopened}
         payload = orchestration_input(job_id, list(attempts), self._settings, attempts)
-        await self._start(client, payload, restart=True)
+        try:
+            await self._start(client, payload, restart=True)
+        except TaskHubUnavailableError:
+            # Failed again, so that the redelivery can be asked for again.
+            await self._jobs.fail_unfinished(job_id, list(attempts))
+            raise
         log_event(logger, "job.redelivering", job_id=job_id, deliveries=len(reopened))
 
         return len(reopened)

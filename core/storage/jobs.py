@@ -265,6 +265,35 @@ class JobsRepository:
 
         return [_pending(header, entity, self._box) for entity in reopened]
 
+    async def fail_unfinished(
+        self, job_id: str, webhook_ids: list[str], error: str | None = None
+    ) -> int:
+        """Mark these deliveries failed where they do not read final yet; returns how many.
+
+        For outcomes that were settled without being recorded (an orchestration
+        whose activity failed to the end) and for a redelivery that could not be
+        started, whose rows must read failed again to be redelivered later.
+        """
+        rows = await asyncio.gather(
+            *(
+                self._store.get(TABLE, job_id, DELIVERY_PREFIX + webhook_id)
+                for webhook_id in webhook_ids
+            )
+        )
+        updates: list[Operation] = []
+        for row in rows:
+            if row is None or DeliveryStatus(row["Status"]).is_final:
+                continue
+            fields = {"Status": DeliveryStatus.FAILED.value, "NextAttemptAt": ""}
+            if error is not None:
+                fields["LastError"] = error
+            entity = {"PartitionKey": job_id, "RowKey": row["RowKey"], **fields}
+            updates.append(("upsert", entity, {"mode": UpdateMode.MERGE}))
+        if updates:
+            await self._store.write_batches(TABLE, updates)
+
+        return len(updates)
+
     async def webhook_log(
         self, set_id: str, webhook_id: str, *, limit: int, after: str | None
     ) -> tuple[list[DeliveryLogEntry], str | None]:
