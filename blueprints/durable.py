@@ -10,8 +10,8 @@ from typing import Any
 import azure.functions as func
 
 from blueprints.notification_flow import Context, Flow, notification_flow
-from core.jobs.durable_activity import send_webhook
-from core.orchestration import SendRequest, to_wire
+from core.jobs.durable_activity import send_webhook, settle_deliveries
+from core.orchestration import SendRequest, SettleRequest, to_wire
 from core.runtime import get_runtime
 
 bp = func.Blueprint()
@@ -43,3 +43,11 @@ async def send_webhook_activity(request: dict[str, Any]) -> dict[str, Any]:
     )
 
     return to_wire(outcome)
+
+
+@bp.activity_trigger(input_name="request")  # type: ignore[untyped-decorator]
+async def settle_deliveries_activity(request: dict[str, Any]) -> int:
+    """Record as failed the deliveries whose activities failed to the end of the last round."""
+    runtime = await get_runtime()
+
+    return await settle_deliveries(SettleRequest.model_validate(request), jobs=runtime.storage.jobs)

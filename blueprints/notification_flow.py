@@ -5,7 +5,8 @@ fans out to chunk orchestrations and collects their outcomes. A smaller one
 delivers: one `send_webhook_activity` per webhook with the durable retry
 policy; then, while some deliveries still fail with retryable errors, it waits
 on a durable timer for the next round of the retry tail and continues as new,
-so every round starts a fresh history.
+so every round starts a fresh history. Final verdicts that no activity could
+record are written by `settle_deliveries_activity` before the instance ends.
 
 This code is replayed on every episode: time comes from the context, logs are
 written only when not replaying, and what crosses the durable boundary is
@@ -21,12 +22,16 @@ import azure.durable_functions as df
 from pydantic import ValidationError
 
 from core.logs import log_event
+from core.models import DeliveryStatus
 from core.orchestration import (
     ACTIVITY_NAME,
     CHUNK_ORCHESTRATOR_NAME,
+    SETTLE_ACTIVITY_NAME,
+    SETTLE_ATTEMPTS,
     DeliveryOutcome,
     NotificationInput,
     NotificationResult,
+    SettleRequest,
     chunk_failure,
     chunk_size,
     is_final_round,
@@ -56,12 +61,14 @@ def notification_flow(context: Context) -> Flow:
     _log(context, "orchestration.started", job, webhooks=len(job.webhook_ids), chunks=len(children))
 
     if children:
-        outcomes = yield from _fan_out(context, job, children)
+        outcomes, unrecorded = yield from _fan_out(context, job, children)
+        yield from _settle(context, job, unrecorded)
         return _finish(context, job, outcomes)
 
-    outcomes = yield from _deliver_round(context, job)
+    outcomes, unrecorded = yield from _deliver_round(context, job)
     following = next_round(job, outcomes)
     if following is None:
+        yield from _settle(context, job, unrecorded)
         return _finish(context, job, [*job.settled, *outcomes])
 
     due = round_starts_at(following)
@@ -72,7 +79,10 @@ def notification_flow(context: Context) -> Flow:
 
 
 def _deliver_round(context: Context, job: NotificationInput) -> Flow:
-    """One round: an activity with the durable retry policy per webhook, all awaited."""
+    """One round: an activity with the durable retry policy per webhook, all awaited.
+
+    Returns every outcome, and apart those that no activity recorded (it failed).
+    """
     total = len(job.settled) + len(job.webhook_ids)
     context.set_custom_status(to_wire(progress(job, job.settled, total)))
     options = df.RetryOptions(job.first_retry_interval_ms, job.max_attempts)
@@ -86,12 +96,14 @@ def _deliver_round(context: Context, job: NotificationInput) -> Flow:
 
     yield from _wait_for_all(context, tasks)
 
-    outcomes = [
-        _activity_outcome(job, request.webhook_id, task)
-        for request, task in zip(requests, tasks, strict=True)
-    ]
+    outcomes, unrecorded = [], []
+    for request, task in zip(requests, tasks, strict=True):
+        outcome, recorded = _activity_outcome(job, request.webhook_id, task)
+        outcomes.append(outcome)
+        if not recorded:
+            unrecorded.append(outcome)
     context.set_custom_status(to_wire(progress(job, [*job.settled, *outcomes], total)))
-    return outcomes
+    return outcomes, unrecorded
 
 
 def _wait_for_all(context: Context, tasks: Sequence[Any]) -> Flow:
@@ -108,15 +120,18 @@ def _wait_for_all(context: Context, tasks: Sequence[Any]) -> Flow:
         unfinished = [task for task in unfinished if not task.is_completed]
 
 
-def _activity_outcome(job: NotificationInput, webhook_id: str, task: Any) -> DeliveryOutcome:
+def _activity_outcome(
+    job: NotificationInput, webhook_id: str, task: Any
+) -> tuple[DeliveryOutcome, bool]:
+    """The delivery's outcome, and whether the activity recorded it."""
     if isinstance(task.result, Exception):
-        return task_failure(job, webhook_id, str(task.result))
+        return task_failure(job, webhook_id, str(task.result)), False
     try:
         outcome = DeliveryOutcome.model_validate(task.result)
     except ValidationError:
-        return task_failure(job, webhook_id, "the activity returned something unexpected")
+        return task_failure(job, webhook_id, "the activity returned something unexpected"), False
 
-    return settle(outcome, final_round=is_final_round(job))
+    return settle(outcome, final_round=is_final_round(job)), True
 
 
 def _fan_out(context: Context, job: NotificationInput, children: list[list[str]]) -> Flow:
@@ -142,24 +157,45 @@ def _fan_out(context: Context, job: NotificationInput, children: list[list[str]]
     context.set_custom_status(to_wire(status))
 
     pending = list(shares)
+    unrecorded: list[DeliveryOutcome] = []
     while pending:
         done = yield context.task_any(pending)
         pending.remove(done)
-        returned = _chunk_outcomes(done, shares[done])
+        returned, recorded = _chunk_outcomes(done, shares[done])
         outcomes.extend(returned)
+        if not recorded:
+            unrecorded.extend(returned)
         status = status.counting(returned)
         context.set_custom_status(to_wire(status))
 
-    return outcomes
+    return outcomes, unrecorded
 
 
-def _chunk_outcomes(task: Any, webhook_ids: list[str]) -> list[DeliveryOutcome]:
+def _chunk_outcomes(task: Any, webhook_ids: list[str]) -> tuple[list[DeliveryOutcome], bool]:
+    """A chunk's outcomes, and whether its deliveries recorded them (it did not fail)."""
     if isinstance(task.result, Exception):
-        return chunk_failure(webhook_ids, str(task.result))
+        return chunk_failure(webhook_ids, str(task.result)), False
     try:
-        return NotificationResult.model_validate(task.result).outcomes
+        return NotificationResult.model_validate(task.result).outcomes, True
     except ValidationError:
-        return chunk_failure(webhook_ids, "the chunk orchestration returned something unexpected")
+        unexpected = "the chunk orchestration returned something unexpected"
+        return chunk_failure(webhook_ids, unexpected), False
+
+
+def _settle(context: Context, job: NotificationInput, unrecorded: list[DeliveryOutcome]) -> Flow:
+    """Have the final verdicts that no delivery activity recorded written to the job.
+
+    Without it, a delivery whose activity failed to the end would read pending
+    or retrying for good, and its job would never complete. Should settling fail
+    too, the orchestration still completes with every outcome in its output.
+    """
+    failed = [outcome for outcome in unrecorded if outcome.status is DeliveryStatus.FAILED]
+    if not failed:
+        return
+    options = df.RetryOptions(job.first_retry_interval_ms, SETTLE_ATTEMPTS)
+    request = SettleRequest(job_id=job.job_id, outcomes=failed)
+    with contextlib.suppress(Exception):  # logged by the host as the activity's failure
+        yield context.call_activity_with_retry(SETTLE_ACTIVITY_NAME, options, to_wire(request))
 
 
 def _finish(context: Context, job: NotificationInput, outcomes: list[DeliveryOutcome]) -> Any:

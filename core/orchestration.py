@@ -18,6 +18,9 @@ from core.models import CamelModel, DeliveryStatus
 ORCHESTRATOR_NAME = "webhook_notification_orchestrator"
 CHUNK_ORCHESTRATOR_NAME = "webhook_notification_chunk_orchestrator"
 ACTIVITY_NAME = "send_webhook_activity"
+SETTLE_ACTIVITY_NAME = "settle_deliveries_activity"
+# Tries of the settling activity; within the events a round's tail timer would take.
+SETTLE_ATTEMPTS = 2
 
 # The most history events one orchestration instance may collect.
 HISTORY_BUDGET = 1_000
@@ -72,6 +75,13 @@ class SendRequest(CamelModel):
     # interval within the round, and the next round's start after its last attempt.
     retry_interval_ms: int | None = Field(default=None, gt=0)
     next_round_at: datetime | None = None
+
+
+class SettleRequest(CamelModel):
+    """The settling activity's input: final outcomes that no delivery activity recorded."""
+
+    job_id: str
+    outcomes: list[DeliveryOutcome]
 
 
 class Progress(CamelModel):

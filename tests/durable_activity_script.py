@@ -3,6 +3,7 @@
 They follow the activity's contract (core/jobs/durable_activity.py): a count of
 recorded attempts per webhook gives the attempt number, a retryable failure
 raises until the attempt that ends the round, and every other outcome returns.
+`settle_deliveries_activity` is answered too, and what it was asked to settle kept.
 """
 
 import json
@@ -10,7 +11,13 @@ from collections import Counter
 from collections.abc import Callable
 
 from core.models import DeliveryStatus
-from core.orchestration import DeliveryOutcome, SendRequest, to_wire
+from core.orchestration import (
+    SETTLE_ACTIVITY_NAME,
+    DeliveryOutcome,
+    SendRequest,
+    SettleRequest,
+    to_wire,
+)
 from tests.durable_host import Answer, Completed, Failed, Work
 
 # How a receiver behaves: "ok", "gone" (410, final), "down" (503 on every
@@ -28,8 +35,12 @@ class ScriptedActivity:
         )
         self.attempts: Counter[str] = Counter()
         self.calls: list[SendRequest] = []
+        self.settled: list[SettleRequest] = []
 
     def __call__(self, work: Work) -> Answer:
+        if work.name == SETTLE_ACTIVITY_NAME:
+            self.settled.append(SettleRequest.model_validate(work.input))
+            return Completed(len(self.settled[-1].outcomes))
         request = SendRequest.model_validate(work.input)
         self.calls.append(request)
         kind = self._behaviour(request.webhook_id)

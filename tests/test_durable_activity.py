@@ -8,12 +8,18 @@ from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from blueprints import durable
-from core.delivery import WebhookSender
+from core.delivery import AttemptOutcome, WebhookSender
 from core.jobs.attempts import DeliveryAttempts
 from core.jobs.durable import orchestration_input
-from core.jobs.durable_activity import RetryableDeliveryError, send_webhook
+from core.jobs.durable_activity import RetryableDeliveryError, send_webhook, settle_deliveries
 from core.models import DeliveryStatus, JobState
-from core.orchestration import ORCHESTRATOR_NAME, DeliveryOutcome, SendRequest, to_wire
+from core.orchestration import (
+    ORCHESTRATOR_NAME,
+    DeliveryOutcome,
+    SendRequest,
+    SettleRequest,
+    to_wire,
+)
 from core.retry import RetryPolicy
 from core.settings import Settings
 from core.storage import Storage
@@ -226,3 +232,36 @@ async def test_a_job_orchestrated_to_real_receivers_ends_as_recorded(
         if name.lower() == "webhook-id"
     }
     assert event_ids == {job.event_id}
+
+
+async def test_settling_fails_only_deliveries_that_are_not_final_and_completes_the_job(
+    storage: Storage, receiver: Receiver, tag: str
+) -> None:
+    """wh0's activity failed to the end and left it retrying; wh1 was delivered meanwhile.
+    Settling both marks wh0 failed with the orchestration's error and leaves wh1 alone."""
+    job = notification_job(receiver.url(f"status/503/{tag}"), receiver.url(f"ok/{tag}"))
+    await storage.jobs.create(job)
+    now = datetime.now(UTC)
+    retrying = AttemptOutcome(attempt=2, at=now, duration_ms=3, status_code=503)
+    delivered = AttemptOutcome(attempt=1, at=now, duration_ms=3, status_code=200)
+    await storage.jobs.record_attempt(job.requests[0], retrying, DeliveryStatus.RETRYING, now)
+    await storage.jobs.record_attempt(job.requests[1], delivered, DeliveryStatus.DELIVERED, None)
+    error = "Function 'send_webhook_activity' failed with an unhandled exception."
+    request = SettleRequest(
+        job_id=job.id,
+        outcomes=[
+            DeliveryOutcome(webhook_id=w, status=DeliveryStatus.FAILED, attempts=0, error=error)
+            for w in ("wh0", "wh1")
+        ],
+    )
+
+    settled = await settle_deliveries(request, jobs=storage.jobs)
+    view = await storage.jobs.get_view(job.id)
+
+    assert settled == 1
+    assert view is not None
+    assert view.status is JobState.COMPLETED
+    first, second = view.deliveries
+    assert (first.status, first.attempts, first.last_error) == (DeliveryStatus.FAILED, 2, error)
+    assert first.next_attempt_at is None
+    assert (second.status, second.last_status_code) == (DeliveryStatus.DELIVERED, 200)

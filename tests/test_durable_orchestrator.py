@@ -13,6 +13,7 @@ from core.orchestration import (
     CHUNK_ORCHESTRATOR_NAME,
     HISTORY_BUDGET,
     ORCHESTRATOR_NAME,
+    SETTLE_ACTIVITY_NAME,
     NotificationInput,
     chunk_size,
     to_wire,
@@ -147,6 +148,9 @@ async def test_a_webhook_whose_activity_fails_every_attempt_does_not_hide_the_ot
     # Rounds at 0, 1 and 11 minutes fit a 15 minute window; three attempts each.
     assert activity.attempts_of("wh00001") == [0] * 3 + [1] * 3 + [2] * 3
     assert activity.attempts_of("wh00000") == [0]
+    # No activity recorded that verdict, so the orchestration has it settled.
+    (settled,) = activity.settled
+    assert [(o.webhook_id, o.status.value) for o in settled.outcomes] == [("wh00001", "failed")]
 
 
 async def test_a_task_that_fails_early_does_not_cut_the_round_short(
@@ -276,11 +280,15 @@ async def test_logs_are_written_once_and_never_on_replay(
 async def test_a_failed_chunk_reports_its_webhooks_failed_and_the_others_delivered(
     handles: dict[str, Handle],
 ) -> None:
-    """100 webhooks, three chunks; the second chunk's orchestration fails."""
+    """100 webhooks, three chunks; the second chunk's orchestration fails. Its webhooks are
+    settled as failed by the job's orchestration, since nothing recorded them."""
     stats = Stats()
     instance = Instance(handles, ORCHESTRATOR_NAME, "job1", _job(100), stats=stats)
+    settling = ScriptedActivity({})
 
     async def chunk(work: Work) -> Answer:
+        if work.name == SETTLE_ACTIVITY_NAME:
+            return settling(work)
         if work.instance_id == "job1:1":
             return Failed("Orchestrator function failed", "boom")
         child = Instance(
@@ -305,6 +313,8 @@ async def test_a_failed_chunk_reports_its_webhooks_failed_and_the_others_deliver
         "failed": 33,
         "pending": 0,
     }
+    (settled,) = settling.settled
+    assert [o.webhook_id for o in settled.outcomes] == chunks[1]["webhookIds"]
 
 
 async def test_five_thousand_webhooks_fan_out_in_chunks_within_the_history_budget(

@@ -57,6 +57,7 @@ DURABLE_FUNCTIONS = {
     "webhook_notification_orchestrator": "orchestrationTrigger",
     "webhook_notification_chunk_orchestrator": "orchestrationTrigger",
     "send_webhook_activity": "activityTrigger",
+    "settle_deliveries_activity": "activityTrigger",
 }
 # Settings that would leak into the probe from the environment running the tests.
 INHERITED = ("BackgroundJobs__UseDurableFunctions", "AzureWebJobsStorage", "DataStorage")

@@ -133,7 +133,7 @@ class DurableJobService:
             await self._start(client, payload, restart=True)
         except TaskHubUnavailableError:
             # Failed again, so that the redelivery can be asked for again.
-            await self._jobs.fail_unfinished(job_id, list(attempts))
+            await self._jobs.fail_unfinished(job_id, dict.fromkeys(attempts))
             raise
         log_event(logger, "job.redelivering", job_id=job_id, deliveries=len(reopened))
 

@@ -18,7 +18,7 @@ from core.errors import DataManagerError
 from core.jobs.attempts import DeliveryAttempts
 from core.logs import log_event
 from core.models import DeliveryStatus
-from core.orchestration import DeliveryOutcome, SendRequest
+from core.orchestration import DeliveryOutcome, SendRequest, SettleRequest
 from core.storage import JobsRepository
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,26 @@ async def send_webhook(
         raise RetryableDeliveryError(f"attempt {attempt} failed: {sent.error or sent.error_kind}")
 
     return _outcome(request, result.status, attempt, sent.status_code, sent.error)
+
+
+async def settle_deliveries(request: SettleRequest, *, jobs: JobsRepository) -> int:
+    """Record the orchestration's final verdict where no delivery activity could.
+
+    An activity that failed to the end of the last round (storage trouble, say)
+    left its row pending or retrying; without this the job would never read
+    completed and could never be redelivered.
+    """
+    errors = {outcome.webhook_id: outcome.error for outcome in request.outcomes}
+    settled = await jobs.fail_unfinished(request.job_id, errors)
+    log_event(
+        logger,
+        "job.deliveries_settled",
+        level=logging.WARNING,
+        job_id=request.job_id,
+        deliveries=settled,
+    )
+
+    return settled
 
 
 def _orchestrated_wait(request: SendRequest, ends_round: bool) -> float | None:

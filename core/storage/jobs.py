@@ -10,6 +10,7 @@ for its deliveries listing.
 
 import asyncio
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -265,27 +266,23 @@ class JobsRepository:
 
         return [_pending(header, entity, self._box) for entity in reopened]
 
-    async def fail_unfinished(
-        self, job_id: str, webhook_ids: list[str], error: str | None = None
-    ) -> int:
-        """Mark these deliveries failed where they do not read final yet; returns how many.
+    async def fail_unfinished(self, job_id: str, errors: Mapping[str, str | None]) -> int:
+        """Mark deliveries failed where they do not read final yet; returns how many.
 
+        `errors` maps webhook ids to the error to record (None keeps the last one).
         For outcomes that were settled without being recorded (an orchestration
         whose activity failed to the end) and for a redelivery that could not be
         started, whose rows must read failed again to be redelivered later.
         """
         rows = await asyncio.gather(
-            *(
-                self._store.get(TABLE, job_id, DELIVERY_PREFIX + webhook_id)
-                for webhook_id in webhook_ids
-            )
+            *(self._store.get(TABLE, job_id, DELIVERY_PREFIX + webhook_id) for webhook_id in errors)
         )
         updates: list[Operation] = []
-        for row in rows:
+        for webhook_id, row in zip(errors, rows, strict=True):
             if row is None or DeliveryStatus(row["Status"]).is_final:
                 continue
             fields = {"Status": DeliveryStatus.FAILED.value, "NextAttemptAt": ""}
-            if error is not None:
+            if (error := errors[webhook_id]) is not None:
                 fields["LastError"] = error
             entity = {"PartitionKey": job_id, "RowKey": row["RowKey"], **fields}
             updates.append(("upsert", entity, {"mode": UpdateMode.MERGE}))
